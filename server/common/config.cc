@@ -751,6 +751,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv, const EnvFn& env) {
     if (o == nullptr && name != "config") {
       loader.Error(absl::StrCat("unknown flag --", Sv(name),
                                 " (see --help)"));
+      // Skip its value too, so it is not reported as a stray argument.
+      if (!value && i + 1 < argc && !absl::StartsWith(argv[i + 1], "-")) ++i;
       continue;
     }
     const bool is_bool = o != nullptr && o->member.index() == 2;

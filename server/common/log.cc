@@ -173,7 +173,11 @@ void WriteToStderr(std::string_view line) {
 
 }  // namespace
 
+constexpr char kTimeFormat[] = "%Y-%m-%dT%H:%M:%E6SZ";
+
 Value::Value(absl::Duration d) : v_(absl::FormatDuration(d)) {}
+Value::Value(absl::Time t)
+    : v_(absl::FormatTime(kTimeFormat, t, absl::UTCTimeZone())) {}
 
 absl::StatusOr<Level> ParseLevel(std::string_view text) {
   const std::string t = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
@@ -230,8 +234,7 @@ std::string FormatRecord(Format format, absl::Time ts, Level level,
                          std::string_view msg, absl::Span<const Field> fields) {
   std::string out;
   out.reserve(96 + msg.size() + 32 * fields.size());
-  const std::string time =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", ts, absl::UTCTimeZone());
+  const std::string time = absl::FormatTime(kTimeFormat, ts, absl::UTCTimeZone());
   std::string scratch;
   if (format == Format::kJson) {
     absl::StrAppend(&out, "{\"ts\":\"", time, "\",\"level\":\"",

@@ -57,8 +57,8 @@ absl::StatusOr<Format> ParseFormat(std::string_view text);
 std::string_view LevelName(Level level);
 
 // A field value: a string, a signed or unsigned integer, a double or a bool.
-// Implicitly constructible from all of those (and from absl::Duration, which
-// is rendered as a string such as "1.5s"), so call sites can write
+// Implicitly constructible from all of those (and from absl::Duration and
+// absl::Time, which are rendered as strings), so call sites can write
 // {{"port", 7070}, {"ok", true}}. Owns its string.
 class Value {
  public:
@@ -78,7 +78,8 @@ class Value {
   template <std::unsigned_integral T>
     requires(!std::same_as<T, bool>)
   Value(T u) : v_(static_cast<uint64_t>(u)) {}
-  Value(absl::Duration d);
+  Value(absl::Duration d);  // "1.5s"
+  Value(absl::Time t);      // "2026-11-27T10:00:00.123456Z"
 
   const Storage& storage() const { return v_; }
 

@@ -3,13 +3,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "absl/base/const_init.h"
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace herald::common {
@@ -32,17 +29,11 @@ sigset_t TerminationSet() {
 
 }  // namespace
 
-absl::Status BlockTerminationSignals() {
+void BlockTerminationSignals() {
   const sigset_t set = TerminationSet();
-  if (const int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("pthread_sigmask: ", std::strerror(rc)));
-  }
-  if (std::signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-    return absl::InternalError(
-        absl::StrCat("signal(SIGPIPE): ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  // Both calls only fail for invalid arguments.
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 int WaitForTerminationSignal() {

@@ -18,14 +18,13 @@
 
 #include <csignal>
 
-#include "absl/status/status.h"
-
 namespace herald::common {
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (threads created
 // afterwards inherit the mask) and ignores SIGPIPE, so a write to a closed
-// socket or pipe returns EPIPE instead of killing the process. Idempotent.
-absl::Status BlockTerminationSignals();
+// socket or pipe returns EPIPE instead of killing the process. Idempotent;
+// cannot fail.
+void BlockTerminationSignals();
 
 // Blocks until SIGTERM, SIGINT or SIGHUP arrives and returns its number. The
 // signals must be blocked in every thread (see above). Consumes the signal.

@@ -220,6 +220,12 @@ TEST_F(ConfigTest, UnknownFlag) {
               HasSubstr("unknown flag --listen_adress"));
 }
 
+TEST_F(ConfigTest, UnknownFlagsValueIsNotReportedSeparately) {
+  const std::string err = Error({"--colour", "blue"});
+  EXPECT_THAT(err, HasSubstr("unknown flag --colour"));
+  EXPECT_THAT(err, Not(HasSubstr("blue")));
+}
+
 TEST_F(ConfigTest, PositionalArgumentIsAnError) {
   EXPECT_THAT(Error({"serve"}), HasSubstr("unexpected argument \"serve\""));
   EXPECT_THAT(Error({"-v"}), HasSubstr("unexpected argument \"-v\""));

@@ -86,11 +86,12 @@ TEST(FormatRecordTest, AllValueTypes) {
                  {"u64", uint64_t{18446744073709551615ULL}},
                  {"d", 2.5},
                  {"t", true},
-                 {"dur", absl::Milliseconds(1500)}}),
+                 {"dur", absl::Milliseconds(1500)},
+                 {"time", kTs}}),
       "{\"ts\":\"2026-11-27T10:00:00.123456Z\",\"level\":\"info\",\"msg\":\"m\","
       "\"str\":\"owned\",\"cstr\":\"c\",\"sv\":\"v\",\"i\":-42,"
       "\"i64\":-9223372036854775808,\"u64\":18446744073709551615,\"d\":2.5,"
-      "\"t\":true,\"dur\":\"1.5s\"}\n");
+      "\"t\":true,\"dur\":\"1.5s\",\"time\":\"2026-11-27T10:00:00.123456Z\"}\n");
 }
 
 TEST(FormatRecordTest, NonFiniteDoublesAreStrings) {
