@@ -26,9 +26,9 @@ namespace {
 
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 
-using Member = std::variant<std::string Config::*, int Config::*,
-                            bool Config::*, double Config::*,
-                            absl::Duration Config::*>;
+using Member =
+    std::variant<std::string Config::*, int Config::*, bool Config::*,
+                 double Config::*, absl::Duration Config::*>;
 
 // Returns "" if the value is acceptable, else what was expected.
 using StringCheck = std::string (*)(std::string_view value);
@@ -56,8 +56,8 @@ std::string CheckHostPort(std::string_view v) {
   size_t colon;
   if (!v.empty() && v.front() == '[') {
     const size_t close = v.find(']');
-    if (close == std::string_view::npos || close < 2 ||
-        close + 1 >= v.size() || v[close + 1] != ':') {
+    if (close == std::string_view::npos || close < 2 || close + 1 >= v.size() ||
+        v[close + 1] != ':') {
       return std::string(kExpected);
     }
     colon = close + 1;
@@ -255,11 +255,16 @@ const Option* FindOption(std::string_view name) {
 
 std::string_view TypeName(const Member& m) {
   switch (m.index()) {
-    case 0: return "string";
-    case 1: return "int";
-    case 2: return "bool";
-    case 3: return "double";
-    default: return "duration";
+    case 0:
+      return "string";
+    case 1:
+      return "int";
+    case 2:
+      return "bool";
+    case 3:
+      return "double";
+    default:
+      return "duration";
   }
 }
 
@@ -521,7 +526,8 @@ std::optional<std::string> Unquote(std::string_view v) {
   std::string out;
   size_t i = 1;
   for (; i < v.size(); ++i) {
-    if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == '"' || v[i + 1] == '\\')) {
+    if (v[i] == '\\' && i + 1 < v.size() &&
+        (v[i + 1] == '"' || v[i + 1] == '\\')) {
       out.push_back(v[++i]);
     } else if (v[i] == '"') {
       break;
@@ -556,12 +562,13 @@ absl::Status LoadFile(const std::string& path, Loader& loader) {
                                 Quote({line.data(), line.size()})));
       continue;
     }
-    const absl::string_view name = absl::StripAsciiWhitespace(line.substr(0, eq));
+    const absl::string_view name =
+        absl::StripAsciiWhitespace(line.substr(0, eq));
     absl::string_view value = absl::StripAsciiWhitespace(line.substr(eq + 1));
     const Option* o = FindOption({name.data(), name.size()});
     if (o == nullptr) {
-      loader.Error(absl::StrCat("unknown option ", Quote({name.data(), name.size()}),
-                                " at ", where));
+      loader.Error(absl::StrCat(
+          "unknown option ", Quote({name.data(), name.size()}), " at ", where));
       continue;
     }
     auto [it, inserted] = seen.emplace(std::string(name), line_no);
@@ -571,10 +578,11 @@ absl::Status LoadFile(const std::string& path, Loader& loader) {
       continue;
     }
     if (!value.empty() && value.front() == '"') {
-      std::optional<std::string> unquoted = Unquote({value.data(), value.size()});
+      std::optional<std::string> unquoted =
+          Unquote({value.data(), value.size()});
       if (!unquoted) {
-        loader.Error(absl::StrCat(where, ": unterminated quoted value for ",
-                                  name));
+        loader.Error(
+            absl::StrCat(where, ": unterminated quoted value for ", name));
         continue;
       }
       loader.Set(*o, *unquoted, where);
@@ -595,7 +603,8 @@ struct FlagValue {
 std::string Wrap(std::string_view text, size_t width, std::string_view indent) {
   std::string out;
   size_t col = 0;
-  for (absl::string_view word : absl::StrSplit(Sv(text), ' ', absl::SkipEmpty())) {
+  for (absl::string_view word :
+       absl::StrSplit(Sv(text), ' ', absl::SkipEmpty())) {
     if (col > 0 && col + 1 + word.size() > width) {
       out.push_back('\n');
       col = 0;
@@ -626,7 +635,8 @@ std::string MaskDsnPassword(const std::string& dsn) {
     const size_t pw = out.find("password=");
     if (pw != std::string::npos) {
       const size_t end = out.find('&', pw);
-      out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9,
+      out.replace(pw + 9,
+                  (end == std::string::npos ? out.size() : end) - pw - 9,
                   "****");
     }
     return out;
@@ -675,8 +685,8 @@ std::string ConstraintText(const Option& o) {
       if (o.int_min == INT_MIN && o.int_max == INT_MAX) return "";
       return absl::StrCat("From ", o.int_min, " to ", o.int_max, ".");
     case 3:
-      return absl::StrCat("Greater than 0, at most ", FormatDouble(o.double_max),
-                          ".");
+      return absl::StrCat("Greater than 0, at most ",
+                          FormatDouble(o.double_max), ".");
     case 4:
       if (o.duration_min == absl::Nanoseconds(1)) {
         return absl::StrCat("Greater than 0, at most ",
@@ -749,8 +759,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv, const EnvFn& env) {
     }
     const Option* o = FindOption(name);
     if (o == nullptr && name != "config") {
-      loader.Error(absl::StrCat("unknown flag --", Sv(name),
-                                " (see --help)"));
+      loader.Error(absl::StrCat("unknown flag --", Sv(name), " (see --help)"));
       // Skip its value too, so it is not reported as a stray argument.
       if (!value && i + 1 < argc && !absl::StartsWith(argv[i + 1], "-")) ++i;
       continue;
@@ -771,7 +780,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv, const EnvFn& env) {
     if (o == nullptr) {
       config_flag = *value;
     } else {
-      flags.push_back({o, *std::move(value), absl::StrCat("flag --", Sv(name))});
+      flags.push_back(
+          {o, *std::move(value), absl::StrCat("flag --", Sv(name))});
     }
   }
 
@@ -808,7 +818,8 @@ std::string HelpText(std::string_view program_name) {
   std::string out = absl::StrCat(
       "Usage: ", Sv(program_name), " [--config=FILE] [--name=value ...]\n\n",
       "herald webhook notification server.\n\n",
-      "Precedence: flags > environment > config file > defaults. Every option\n",
+      "Precedence: flags > environment > config file > defaults. Every "
+      "option\n",
       "is also a config-file key (name = value) and an environment variable.\n",
       "Durations: 500ms, 3s, 2m or bare seconds. Bools: true/false, 1/0, "
       "yes/no.\n\n",
@@ -834,8 +845,7 @@ std::string HelpText(std::string_view program_name) {
     help.erase(std::remove(help.begin(), help.end(), '`'), help.end());
     absl::StrAppend(&out, Wrap(help, 78, "      "));
   }
-  absl::StrAppend(&out,
-                  "\nEnvironment only:\n  HERALD_ADMIN_TOKEN\n",
+  absl::StrAppend(&out, "\nEnvironment only:\n  HERALD_ADMIN_TOKEN\n",
                   Wrap("Bootstrap admin token to use instead of a generated "
                        "one. Never accepted as a flag or file key.",
                        78, "      "));
@@ -849,7 +859,8 @@ std::string ConfigMarkdownTable() {
       "|---|---|---|---|---|\n";
   for (const Option& o : Options()) {
     std::vector<std::string> env;
-    for (const std::string& e : EnvNames(o)) env.push_back(absl::StrCat("`", e, "`"));
+    for (const std::string& e : EnvNames(o))
+      env.push_back(absl::StrCat("`", e, "`"));
     std::string def;
     if (!o.default_doc.empty()) {
       def = std::string(o.default_doc);
@@ -858,8 +869,9 @@ std::string ConfigMarkdownTable() {
       def = v.empty() ? "(empty)" : absl::StrCat("`", v, "`");
     }
     absl::StrAppend(&out, "| `", Sv(o.name), "` | ", absl::StrJoin(env, ", "),
-                    " | ", Sv(TypeName(o.member)), " | ", EscapeMarkdownCell(def),
-                    " | ", EscapeMarkdownCell(FullHelp(o)), " |\n");
+                    " | ", Sv(TypeName(o.member)), " | ",
+                    EscapeMarkdownCell(def), " | ",
+                    EscapeMarkdownCell(FullHelp(o)), " |\n");
   }
   absl::StrAppend(
       &out,

@@ -24,8 +24,8 @@ std::string ReadOwnerPid(int fd) {
     n = ::pread(fd, buf, sizeof(buf) - 1, 0);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return "";
-  const absl::string_view text =
-      absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n)));
+  const absl::string_view text = absl::StripAsciiWhitespace(
+      absl::string_view(buf, static_cast<size_t>(n)));
   int64_t pid;
   if (!absl::SimpleAtoi(text, &pid) || pid <= 0) return "";
   return absl::StrCat(pid);
@@ -82,9 +82,8 @@ absl::StatusOr<DirLock> DirLock::Acquire(const std::string& data_dir) {
   }
 
   const std::string pid = absl::StrCat(::getpid(), "\n");
-  if (::ftruncate(fd, 0) != 0 ||
-      ::pwrite(fd, pid.data(), pid.size(), 0) !=
-          static_cast<ssize_t>(pid.size())) {
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) !=
+                                     static_cast<ssize_t>(pid.size())) {
     const int err = errno;
     ::close(fd);
     return ErrnoToStatus(err, absl::StrCat("write ", lock_path));

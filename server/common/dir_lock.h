@@ -56,7 +56,8 @@ class DirLock {
 
  private:
   DirLock(std::string data_dir, std::string lock_path, int fd)
-      : data_dir_(std::move(data_dir)), lock_path_(std::move(lock_path)),
+      : data_dir_(std::move(data_dir)),
+        lock_path_(std::move(lock_path)),
         fd_(fd) {}
   void Release();
 

@@ -67,13 +67,27 @@ void AppendEscaped(std::string& out, std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out.append("\\u00");
@@ -180,7 +194,8 @@ Value::Value(absl::Time t)
     : v_(absl::FormatTime(kTimeFormat, t, absl::UTCTimeZone())) {}
 
 absl::StatusOr<Level> ParseLevel(std::string_view text) {
-  const std::string t = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
+  const std::string t =
+      absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
   if (t == "debug") return Level::kDebug;
   if (t == "info") return Level::kInfo;
   if (t == "warn" || t == "warning") return Level::kWarn;
@@ -190,7 +205,8 @@ absl::StatusOr<Level> ParseLevel(std::string_view text) {
 }
 
 absl::StatusOr<Format> ParseFormat(std::string_view text) {
-  const std::string t = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
+  const std::string t =
+      absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
   if (t == "json") return Format::kJson;
   if (t == "text") return Format::kText;
   return absl::InvalidArgumentError(
@@ -199,10 +215,14 @@ absl::StatusOr<Format> ParseFormat(std::string_view text) {
 
 std::string_view LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -234,12 +254,14 @@ std::string FormatRecord(Format format, absl::Time ts, Level level,
                          std::string_view msg, absl::Span<const Field> fields) {
   std::string out;
   out.reserve(96 + msg.size() + 32 * fields.size());
-  const std::string time = absl::FormatTime(kTimeFormat, ts, absl::UTCTimeZone());
+  const std::string time =
+      absl::FormatTime(kTimeFormat, ts, absl::UTCTimeZone());
   std::string scratch;
   if (format == Format::kJson) {
-    absl::StrAppend(&out, "{\"ts\":\"", time, "\",\"level\":\"",
-                    absl::string_view(LevelName(level).data(), LevelName(level).size()),
-                    "\",\"msg\":");
+    absl::StrAppend(
+        &out, "{\"ts\":\"", time, "\",\"level\":\"",
+        absl::string_view(LevelName(level).data(), LevelName(level).size()),
+        "\",\"msg\":");
     AppendJsonString(out, msg);
     for (const Field& f : fields) {
       out.push_back(',');
@@ -281,7 +303,8 @@ void Log(Level level, std::string_view msg, absl::Span<const Field> fields) {
 
 std::string MaskSecret(std::string_view secret) {
   if (secret.size() < 16) return "****";
-  return absl::StrCat("****", absl::string_view(secret.data() + secret.size() - 4, 4));
+  return absl::StrCat("****",
+                      absl::string_view(secret.data() + secret.size() - 4, 4));
 }
 
 void SetSinkForTest(Sink sink) {

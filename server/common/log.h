@@ -1,10 +1,12 @@
 // Structured logging for heraldd: one record per line, either JSON lines
 //
-//   {"ts":"2026-11-27T10:00:00.123456Z","level":"info","msg":"server started","address":"127.0.0.1:7070","port":7070}
+//   {"ts":"2026-11-27T10:00:00.123456Z","level":"info","msg":"server
+//   started","address":"127.0.0.1:7070","port":7070}
 //
 // or a human-readable text format
 //
-//   2026-11-27T10:00:00.123456Z INFO  server started address=127.0.0.1:7070 port=7070
+//   2026-11-27T10:00:00.123456Z INFO  server started address=127.0.0.1:7070
+//   port=7070
 //
 // Usage:
 //
@@ -73,11 +75,10 @@ class Value {
   Value(double d) : v_(d) {}
   Value(float f) : v_(static_cast<double>(f)) {}
   template <std::signed_integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  Value(T i) : v_(static_cast<int64_t>(i)) {}
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) Value(T i)
+      : v_(static_cast<int64_t>(i)) {}
   template <std::unsigned_integral T>
-    requires(!std::same_as<T, bool>)
-  Value(T u) : v_(static_cast<uint64_t>(u)) {}
+  requires(!std::same_as<T, bool>) Value(T u) : v_(static_cast<uint64_t>(u)) {}
   Value(absl::Duration d);  // "1.5s"
   Value(absl::Time t);      // "2026-11-27T10:00:00.123456Z"
 

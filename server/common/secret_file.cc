@@ -71,8 +71,8 @@ absl::Status WriteFileAtomically(const std::string& path,
   // Unique within the process (counter) and across processes (pid); O_EXCL
   // makes a collision with a stale file an error instead of a silent reuse.
   static std::atomic<uint64_t> counter{0};
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".",
-                                       counter.fetch_add(1));
+  const std::string tmp =
+      absl::StrCat(path, ".tmp.", ::getpid(), ".", counter.fetch_add(1));
   const int fd =
       OpenRetry(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("create ", tmp));

@@ -25,16 +25,18 @@ class ConfigTest : public ::testing::Test {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    return LoadConfig(static_cast<int>(args.size()), argv.data(),
-                      [this](std::string_view name) -> std::optional<std::string> {
-                        auto it = env_.find(std::string(name));
-                        if (it == env_.end()) return std::nullopt;
-                        return it->second;
-                      });
+    return LoadConfig(
+        static_cast<int>(args.size()), argv.data(),
+        [this](std::string_view name) -> std::optional<std::string> {
+          auto it = env_.find(std::string(name));
+          if (it == env_.end()) return std::nullopt;
+          return it->second;
+        });
   }
 
   // Writes a config file and returns its path.
-  std::string File(const std::string& contents, const std::string& name = "h.conf") {
+  std::string File(const std::string& contents,
+                   const std::string& name = "h.conf") {
     const std::string path = dir_.Join(name);
     EXPECT_TRUE(WriteFileAtomically(path, contents, 0644).ok());
     return path;
@@ -111,9 +113,9 @@ TEST_F(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
   absl::StatusOr<Config> c =
       Load({"--config=" + path, "--delivery_max_in_flight=7"});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->worker_threads, 5);          // file
-  EXPECT_EQ(c->postgres_pool_size, 6);      // env over file
-  EXPECT_EQ(c->delivery_max_in_flight, 7);  // flag over env and file
+  EXPECT_EQ(c->worker_threads, 5);              // file
+  EXPECT_EQ(c->postgres_pool_size, 6);          // env over file
+  EXPECT_EQ(c->delivery_max_in_flight, 7);      // flag over env and file
   EXPECT_EQ(c->execution_retention_count, 50);  // default
   EXPECT_EQ(c->config_file, path);
 }
@@ -135,15 +137,16 @@ TEST_F(ConfigTest, ConfigFlagOverridesConfigEnvironment) {
 }
 
 TEST_F(ConfigTest, LastFlagWins) {
-  EXPECT_EQ(Load({"--worker_threads=2", "--worker_threads=3"})->worker_threads, 3);
+  EXPECT_EQ(Load({"--worker_threads=2", "--worker_threads=3"})->worker_threads,
+            3);
 }
 
 TEST_F(ConfigTest, MissingConfigFileIsNotFound) {
   absl::StatusOr<Config> c = Load({"--config=" + dir_.Join("nope.conf")});
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(c.status().message(),
-              AllOf(HasSubstr("cannot read config file"), HasSubstr("nope.conf")));
+  EXPECT_THAT(c.status().message(), AllOf(HasSubstr("cannot read config file"),
+                                          HasSubstr("nope.conf")));
 }
 
 TEST_F(ConfigTest, EmptyEnvironmentValueCountsAsSet) {
@@ -209,7 +212,8 @@ TEST_F(ConfigTest, BoolFlagWithoutValueMeansTrue) {
 }
 
 TEST_F(ConfigTest, BoolFlagFollowedByAnotherFlag) {
-  absl::StatusOr<Config> c = Load({"--strict_private_targets", "--worker_threads=2"});
+  absl::StatusOr<Config> c =
+      Load({"--strict_private_targets", "--worker_threads=2"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->strict_private_targets);
   EXPECT_EQ(c->worker_threads, 2);
@@ -232,7 +236,8 @@ TEST_F(ConfigTest, PositionalArgumentIsAnError) {
 }
 
 TEST_F(ConfigTest, FlagMissingItsValue) {
-  EXPECT_THAT(Error({"--data_dir"}), HasSubstr("flag --data_dir needs a value"));
+  EXPECT_THAT(Error({"--data_dir"}),
+              HasSubstr("flag --data_dir needs a value"));
   EXPECT_THAT(Error({"--data_dir", "--worker_threads=1"}),
               HasSubstr("flag --data_dir needs a value"));
 }
@@ -246,7 +251,8 @@ TEST_F(ConfigTest, HelpAndVersionShortCircuit) {
 }
 
 TEST_F(ConfigTest, AllErrorsAreReportedTogether) {
-  const std::string err = Error({"--worker_threads=x", "--nope", "--store=mysql"});
+  const std::string err =
+      Error({"--worker_threads=x", "--nope", "--store=mysql"});
   EXPECT_THAT(err, AllOf(HasSubstr("worker_threads"), HasSubstr("--nope"),
                          HasSubstr("store")));
 }
@@ -255,12 +261,14 @@ TEST_F(ConfigTest, AllErrorsAreReportedTogether) {
 
 TEST_F(ConfigTest, BoolSpellings) {
   for (const char* t : {"true", "TRUE", "1", "yes", "Yes", "on"}) {
-    absl::StatusOr<Config> c = Load({std::string("--strict_private_targets=") + t});
+    absl::StatusOr<Config> c =
+        Load({std::string("--strict_private_targets=") + t});
     ASSERT_TRUE(c.ok()) << t;
     EXPECT_TRUE(c->strict_private_targets) << t;
   }
   for (const char* f : {"false", "False", "0", "no", "off"}) {
-    absl::StatusOr<Config> c = Load({std::string("--allow_loopback_targets=") + f});
+    absl::StatusOr<Config> c =
+        Load({std::string("--allow_loopback_targets=") + f});
     ASSERT_TRUE(c.ok()) << f;
     EXPECT_FALSE(c->allow_loopback_targets) << f;
   }
@@ -281,9 +289,11 @@ TEST_F(ConfigTest, IntegerParsing) {
 }
 
 TEST_F(ConfigTest, DoubleParsing) {
-  EXPECT_EQ(Load({"--delivery_backoff_scale=0.001"})->delivery_backoff_scale, 0.001);
+  EXPECT_EQ(Load({"--delivery_backoff_scale=0.001"})->delivery_backoff_scale,
+            0.001);
   EXPECT_EQ(Load({"--delivery_backoff_scale=2"})->delivery_backoff_scale, 2.0);
-  EXPECT_EQ(Load({"--delivery_backoff_scale=1e-3"})->delivery_backoff_scale, 0.001);
+  EXPECT_EQ(Load({"--delivery_backoff_scale=1e-3"})->delivery_backoff_scale,
+            0.001);
   for (const char* bad : {"", "fast", "nan", "inf"}) {
     EXPECT_THAT(Error({std::string("--delivery_backoff_scale=") + bad}),
                 HasSubstr("expected a number"))
@@ -293,9 +303,12 @@ TEST_F(ConfigTest, DoubleParsing) {
 
 TEST_F(ConfigTest, DurationParsing) {
   const std::vector<std::pair<std::string, absl::Duration>> cases = {
-      {"3", absl::Seconds(3)},          {"3s", absl::Seconds(3)},
-      {"500ms", absl::Milliseconds(500)}, {"2m", absl::Minutes(2)},
-      {"1.5", absl::Milliseconds(1500)}, {"1m30s", absl::Seconds(90)},
+      {"3", absl::Seconds(3)},
+      {"3s", absl::Seconds(3)},
+      {"500ms", absl::Milliseconds(500)},
+      {"2m", absl::Minutes(2)},
+      {"1.5", absl::Milliseconds(1500)},
+      {"1m30s", absl::Seconds(90)},
       {"1h", absl::Hours(1)},
   };
   for (const auto& [text, want] : cases) {
@@ -325,15 +338,17 @@ TEST_F(ConfigTest, StringChoices) {
 // ---- ranges and cross-field rules -----------------------------------------
 
 TEST_F(ConfigTest, IntegerRanges) {
-  EXPECT_THAT(Error({"--worker_threads=0"}),
-              AllOf(HasSubstr("invalid value \"0\" for worker_threads from flag "
-                              "--worker_threads"),
-                    HasSubstr("expected an integer from 1 to 256")));
+  EXPECT_THAT(
+      Error({"--worker_threads=0"}),
+      AllOf(HasSubstr("invalid value \"0\" for worker_threads from flag "
+                      "--worker_threads"),
+            HasSubstr("expected an integer from 1 to 256")));
   EXPECT_THAT(Error({"--webhook_job_max_retry=0"}),
               HasSubstr("expected an integer from 1 to 100"));
   EXPECT_THAT(Error({"--max_receive_message_bytes=-1"}),
               HasSubstr("max_receive_message_bytes"));
-  EXPECT_THAT(Error({"--postgres_pool_size=0"}), HasSubstr("postgres_pool_size"));
+  EXPECT_THAT(Error({"--postgres_pool_size=0"}),
+              HasSubstr("postgres_pool_size"));
   EXPECT_THAT(Error({"--delivery_max_in_flight=0"}),
               HasSubstr("delivery_max_in_flight"));
   EXPECT_THAT(Error({"--delivery_per_endpoint_concurrency=0"}),
@@ -343,9 +358,9 @@ TEST_F(ConfigTest, IntegerRanges) {
 }
 
 TEST_F(ConfigTest, DurationsMustBePositive) {
-  for (const char* name : {"shutdown_grace_period", "delivery_lease",
-                           "keepalive_time", "keepalive_timeout",
-                           "keepalive_permit_time"}) {
+  for (const char* name :
+       {"shutdown_grace_period", "delivery_lease", "keepalive_time",
+        "keepalive_timeout", "keepalive_permit_time"}) {
     EXPECT_THAT(Error({std::string("--") + name + "=0"}),
                 AllOf(HasSubstr(name), HasSubstr("expected a duration > 0")))
         << name;
@@ -380,23 +395,27 @@ TEST_F(ConfigTest, HostPortValidation) {
   }
   for (const char* bad : {"7070", ":7070", "host:", "host:65536", "host:x",
                           "::1:7070", "[::1]7070", "host:-1"}) {
-    EXPECT_THAT(Error({std::string("--listen_address=") + bad}),
-                AllOf(HasSubstr("listen_address"), HasSubstr("expected host:port")))
+    EXPECT_THAT(
+        Error({std::string("--listen_address=") + bad}),
+        AllOf(HasSubstr("listen_address"), HasSubstr("expected host:port")))
         << bad;
   }
 }
 
 TEST_F(ConfigTest, MetricsAddressMayBeEmpty) {
   EXPECT_EQ(Load({"--metrics_address="})->metrics_address, "");
-  EXPECT_THAT(Error({"--metrics_address=9090"}),
-              AllOf(HasSubstr("metrics_address"), HasSubstr("or empty to disable")));
+  EXPECT_THAT(
+      Error({"--metrics_address=9090"}),
+      AllOf(HasSubstr("metrics_address"), HasSubstr("or empty to disable")));
 }
 
 TEST_F(ConfigTest, MetricsAndListenAddressMustDiffer) {
   EXPECT_THAT(Error({"--listen_address=127.0.0.1:9090"}),
               HasSubstr("use different ports"));
   // Port 0 twice is two different free ports.
-  EXPECT_TRUE(Load({"--listen_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"}).ok());
+  EXPECT_TRUE(
+      Load({"--listen_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"})
+          .ok());
 }
 
 TEST_F(ConfigTest, RegistryEndpointMustBeHttpUrl) {
@@ -412,9 +431,10 @@ TEST_F(ConfigTest, DataDirMustNotBeEmpty) {
 }
 
 TEST_F(ConfigTest, TlsFilesComeInPairs) {
-  EXPECT_THAT(Error({"--tls_cert_file=c.pem"}),
-              AllOf(HasSubstr("tls_cert_file is set (from flag --tls_cert_file)"),
-                    HasSubstr("tls_key_file is not")));
+  EXPECT_THAT(
+      Error({"--tls_cert_file=c.pem"}),
+      AllOf(HasSubstr("tls_cert_file is set (from flag --tls_cert_file)"),
+            HasSubstr("tls_key_file is not")));
   env_["HERALD_TLS_KEY_FILE"] = "k.pem";
   EXPECT_THAT(Error({}),
               HasSubstr("tls_key_file is set (from environment variable "
@@ -480,10 +500,11 @@ TEST_F(ConfigTest, FileUnknownKeyNamesFileAndLine) {
 
 TEST_F(ConfigTest, FileBadValueNamesFileLineAndType) {
   const std::string path = File("\n\nkeepalive_time = often\n");
-  EXPECT_THAT(Error({"--config=" + path}),
-              AllOf(HasSubstr("invalid value \"often\" for keepalive_time from " +
-                              path + ":3"),
-                    HasSubstr("expected a duration")));
+  EXPECT_THAT(
+      Error({"--config=" + path}),
+      AllOf(HasSubstr("invalid value \"often\" for keepalive_time from " +
+                      path + ":3"),
+            HasSubstr("expected a duration")));
 }
 
 TEST_F(ConfigTest, FileRangeErrorNamesFileAndLine) {
@@ -514,7 +535,8 @@ TEST_F(ConfigTest, FileUnterminatedQuote) {
 
 TEST_F(ConfigTest, ConfigIsNotAFileKey) {
   const std::string path = File("config = other.conf\n");
-  EXPECT_THAT(Error({"--config=" + path}), HasSubstr("unknown option \"config\""));
+  EXPECT_THAT(Error({"--config=" + path}),
+              HasSubstr("unknown option \"config\""));
 }
 
 // ---- generated text -------------------------------------------------------

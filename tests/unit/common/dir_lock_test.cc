@@ -37,7 +37,8 @@ TEST(DirLockTest, LockFileHoldsThePid) {
   herald::testing::TempDir tmp;
   absl::StatusOr<DirLock> lock = DirLock::Acquire(tmp.path());
   ASSERT_TRUE(lock.ok()) << lock.status();
-  EXPECT_EQ(*ReadFileToString(lock->lock_path()), absl::StrCat(::getpid(), "\n"));
+  EXPECT_EQ(*ReadFileToString(lock->lock_path()),
+            absl::StrCat(::getpid(), "\n"));
 }
 
 TEST(DirLockTest, SecondAcquireInTheSameProcessFails) {
@@ -47,9 +48,10 @@ TEST(DirLockTest, SecondAcquireInTheSameProcessFails) {
   absl::StatusOr<DirLock> second = DirLock::Acquire(tmp.path());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(second.status().message(),
-            absl::StrCat("data directory ", tmp.path(),
-                         " is in use by another heraldd (pid ", ::getpid(), ")"));
+  EXPECT_EQ(
+      second.status().message(),
+      absl::StrCat("data directory ", tmp.path(),
+                   " is in use by another heraldd (pid ", ::getpid(), ")"));
 }
 
 TEST(DirLockTest, ReleasedOnDestruction) {

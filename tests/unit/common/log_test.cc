@@ -45,7 +45,8 @@ std::string JsonString(std::string_view s) {
 class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SetSinkForTest([this](std::string_view line) { lines_.emplace_back(line); });
+    SetSinkForTest(
+        [this](std::string_view line) { lines_.emplace_back(line); });
   }
   void TearDown() override {
     SetSinkForTest(nullptr);
@@ -66,10 +67,9 @@ TEST(FormatRecordTest, JsonRecordHasTimestampLevelMessageAndFieldsInOrder) {
 }
 
 TEST(FormatRecordTest, JsonLevelNames) {
-  for (auto [level, name] : {std::pair{Level::kDebug, "debug"},
-                             std::pair{Level::kInfo, "info"},
-                             std::pair{Level::kWarn, "warn"},
-                             std::pair{Level::kError, "error"}}) {
+  for (auto [level, name] :
+       {std::pair{Level::kDebug, "debug"}, std::pair{Level::kInfo, "info"},
+        std::pair{Level::kWarn, "warn"}, std::pair{Level::kError, "error"}}) {
     EXPECT_THAT(FormatRecord(Format::kJson, kTs, level, "m", {}),
                 HasSubstr(std::string("\"level\":\"") + name + "\""));
   }
@@ -88,10 +88,12 @@ TEST(FormatRecordTest, AllValueTypes) {
                  {"t", true},
                  {"dur", absl::Milliseconds(1500)},
                  {"time", kTs}}),
-      "{\"ts\":\"2026-11-27T10:00:00.123456Z\",\"level\":\"info\",\"msg\":\"m\","
+      "{\"ts\":\"2026-11-27T10:00:00.123456Z\",\"level\":\"info\",\"msg\":"
+      "\"m\","
       "\"str\":\"owned\",\"cstr\":\"c\",\"sv\":\"v\",\"i\":-42,"
       "\"i64\":-9223372036854775808,\"u64\":18446744073709551615,\"d\":2.5,"
-      "\"t\":true,\"dur\":\"1.5s\",\"time\":\"2026-11-27T10:00:00.123456Z\"}\n");
+      "\"t\":true,\"dur\":\"1.5s\",\"time\":\"2026-11-27T10:00:00.123456Z\"}"
+      "\n");
 }
 
 TEST(FormatRecordTest, NonFiniteDoublesAreStrings) {
@@ -127,25 +129,27 @@ TEST(JsonEscapeTest, ValidUtf8IsKept) {
 
 TEST(JsonEscapeTest, InvalidUtf8BecomesReplacementCharacter) {
   const std::string kFffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(JsonString("a\xFF" "b"), "\"a" + kFffd + "b\"");
-  EXPECT_EQ(JsonString("\xC3"), "\"" + kFffd + "\"");          // truncated
+  EXPECT_EQ(JsonString("a\xFF"
+                       "b"),
+            "\"a" + kFffd + "b\"");
+  EXPECT_EQ(JsonString("\xC3"), "\"" + kFffd + "\"");              // truncated
   EXPECT_EQ(JsonString("\xC0\xAF"), "\"" + kFffd + kFffd + "\"");  // overlong
-  EXPECT_EQ(JsonString("\xED\xA0\x80"),                          // surrogate
+  EXPECT_EQ(JsonString("\xED\xA0\x80"),                            // surrogate
             "\"" + kFffd + kFffd + kFffd + "\"");
-  EXPECT_EQ(JsonString("\xF4\x90\x80\x80"),                      // > U+10FFFF
+  EXPECT_EQ(JsonString("\xF4\x90\x80\x80"),  // > U+10FFFF
             "\"" + kFffd + kFffd + kFffd + kFffd + "\"");
 }
 
 TEST(JsonEscapeTest, MessageAndKeysAreEscapedToo) {
   const std::string line = Json("two\nlines \"quoted\"", {{"k\"ey", "v\n"}});
-  EXPECT_THAT(line, HasSubstr(R"("msg":"two\nlines \"quoted\"","k\"ey":"v\n"})"));
+  EXPECT_THAT(line,
+              HasSubstr(R"("msg":"two\nlines \"quoted\"","k\"ey":"v\n"})"));
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "one record, one line";
 }
 
 TEST(FormatRecordTest, TextFormat) {
-  EXPECT_EQ(Text("server started", {{"address", "127.0.0.1:7070"},
-                                    {"port", 7070},
-                                    {"ok", true}}),
+  EXPECT_EQ(Text("server started",
+                 {{"address", "127.0.0.1:7070"}, {"port", 7070}, {"ok", true}}),
             "2026-11-27T10:00:00.123456Z INFO  server started "
             "address=127.0.0.1:7070 port=7070 ok=true\n");
   EXPECT_EQ(FormatRecord(Format::kText, kTs, Level::kError, "boom", {}),
@@ -169,9 +173,10 @@ TEST_F(LogTest, LevelFunctionsWriteThroughTheSink) {
   Warn("w");
   Error("e");
   ASSERT_EQ(lines_.size(), 4u);
-  EXPECT_THAT(lines_[0], MatchesRegex(R"(\{"ts":"[0-9]{4}-[0-9]{2}-[0-9]{2}T)"
-                                      R"([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",)"
-                                      R"("level":"debug","msg":"d"\}
+  EXPECT_THAT(lines_[0],
+              MatchesRegex(R"(\{"ts":"[0-9]{4}-[0-9]{2}-[0-9]{2}T)"
+                           R"([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",)"
+                           R"("level":"debug","msg":"d"\}
 )"));
   EXPECT_THAT(lines_[1], HasSubstr(R"("level":"info","msg":"i","k":1})"));
   EXPECT_THAT(lines_[2], HasSubstr(R"("level":"warn")"));
@@ -217,7 +222,8 @@ TEST_F(LogTest, ConcurrentRecordsThroughTheSinkStayWhole) {
   for (auto& th : threads) th.join();
   ASSERT_EQ(lines_.size(), 4000u);
   for (const std::string& line : lines_) {
-    ASSERT_THAT(line, MatchesRegex(R"(\{.*"msg":"tick","thread":[0-7],"i":[0-9]+\}
+    ASSERT_THAT(line,
+                MatchesRegex(R"(\{.*"msg":"tick","thread":[0-7],"i":[0-9]+\}
 )"));
   }
 }
@@ -259,8 +265,9 @@ TEST(LogStderrTest, ConcurrentRecordsOnStderrNeverInterleave) {
       absl::StrSplit(contents, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2000u);
   for (const std::string& line : lines) {
-    ASSERT_THAT(line, MatchesRegex(R"(\{"ts":"[^"]+","level":"info","msg":"tick",)"
-                                   R"("thread":[0-3],"i":[0-9]+,"pad":"x+"\})"));
+    ASSERT_THAT(line,
+                MatchesRegex(R"(\{"ts":"[^"]+","level":"info","msg":"tick",)"
+                             R"("thread":[0-3],"i":[0-9]+,"pad":"x+"\})"));
   }
 }
 
@@ -288,8 +295,7 @@ TEST(MaskSecretTest, ShortSecretsRevealNothing) {
 
 TEST(MaskSecretTest, LongSecretsRevealOnlyTheLastFourCharacters) {
   EXPECT_EQ(MaskSecret("0123456789abcdef"), "****cdef");  // 16 chars
-  EXPECT_EQ(MaskSecret("Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig9"),
-            "****sig9");
+  EXPECT_EQ(MaskSecret("Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig9"), "****sig9");
 }
 
 }  // namespace

@@ -134,7 +134,8 @@ TEST(ReadFileToStringTest, Errors) {
 }
 
 TEST(ErrnoToStatusTest, MapsCommonErrors) {
-  EXPECT_EQ(ErrnoToStatus(ENOENT, "open x").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ErrnoToStatus(ENOENT, "open x").code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrnoToStatus(EACCES, "open x").code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(ErrnoToStatus(EEXIST, "open x").code(),

@@ -55,9 +55,8 @@ TEST_F(SignalsTest, WaitReturnsAProcessDirectedSignal) {
 }
 
 TEST_F(SignalsTest, RequestTerminationWakesAWaitingThread) {
-  auto waiter = std::async(std::launch::async, [] {
-    return WaitForTerminationSignal();
-  });
+  auto waiter =
+      std::async(std::launch::async, [] { return WaitForTerminationSignal(); });
   // Whether the waiter is already in sigwait or not, the signal is delivered
   // to it (directed at it, or pending on the process).
   RequestTermination(SIGHUP);
