@@ -18,8 +18,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -100,6 +102,11 @@ struct CommittedEvent {
   // window: nothing new was created and event_id/deliveries_created are the
   // original acknowledgement's.
   bool duplicate = false;
+  // This event's own outcome. Events are committed independently: when one
+  // fails (kInvalidArgument for a malformed event, kInternal for anything
+  // else) it leaves nothing behind, event_id is 0, and the other events of
+  // the call are unaffected.
+  absl::Status status;
 };
 
 class Store {
@@ -144,9 +151,22 @@ class Store {
   // Commits the events with their executions and Pending tasks, each event
   // atomically and the whole batch in as few transactions as possible
   // (group commit). Returns one result per input, in order. When it returns
-  // OK every non-duplicate event is durable.
+  // OK every non-duplicate event whose CommittedEvent::status is OK is
+  // durable. A non-OK return (e.g. kUnavailable) means none of them was
+  // committed. A delivery whose policy no longer exists (deleted since the
+  // event was matched) is skipped and not counted in deliveries_created.
   virtual absl::StatusOr<std::vector<CommittedEvent>> CommitEvents(
       std::vector<NewEvent> events) = 0;
+  // CommitEvents for callers that must not block (gRPC reactors): `done`
+  // receives what CommitEvents would return. Implementations that can,
+  // return at once and call `done` later from their own thread; `done` must
+  // then be quick. The default runs CommitEvents and calls `done` inline.
+  virtual void CommitEventsAsync(
+      std::vector<NewEvent> events,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<CommittedEvent>>)>
+          done) {
+    done(CommitEvents(std::move(events)));
+  }
   virtual absl::StatusOr<core::EventRecord> GetEvent(int64_t id) = 0;
   virtual absl::StatusOr<ExecutionList> ListExecutions(
       const ExecutionQuery& query) = 0;

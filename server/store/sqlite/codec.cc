@@ -1,0 +1,205 @@
+#include "server/store/sqlite/codec.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/store/sqlite/sqlite_db.h"
+
+namespace herald::store::sqlite {
+namespace {
+
+using nlohmann::json;
+
+// Serialises `j`; fails (instead of throwing) on invalid UTF-8.
+absl::StatusOr<std::string> Dump(const json& j, absl::string_view what) {
+  try {
+    return j.dump();
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " contains text that is not valid UTF-8"));
+  }
+}
+
+// Parses and converts with `fn`, mapping any exception to kInternal.
+template <typename Fn>
+auto Parse(absl::string_view text, absl::string_view what, Fn fn)
+    -> absl::StatusOr<decltype(fn(std::declval<const json&>()))> {
+  try {
+    json j = json::parse(text);
+    return fn(j);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("stored ", what, " cannot be decoded: ", e.what()));
+  }
+}
+
+absl::string_view TargetTypeName(core::TargetType t) {
+  return t == core::TargetType::kSlack ? "SLACK" : "HTTP";
+}
+core::TargetType ParseTargetType(absl::string_view s) {
+  return s == "SLACK" ? core::TargetType::kSlack : core::TargetType::kHttp;
+}
+absl::string_view FormatName(core::PayloadFormat f) {
+  switch (f) {
+    case core::PayloadFormat::kDefault: return "DEFAULT";
+    case core::PayloadFormat::kCloudEvents: return "CLOUDEVENTS";
+    case core::PayloadFormat::kUnspecified: break;
+  }
+  return "";
+}
+core::PayloadFormat ParseFormat(absl::string_view s) {
+  if (s == "DEFAULT") return core::PayloadFormat::kDefault;
+  if (s == "CLOUDEVENTS") return core::PayloadFormat::kCloudEvents;
+  return core::PayloadFormat::kUnspecified;
+}
+absl::string_view BackoffName(core::BackoffKind b) {
+  switch (b) {
+    case core::BackoffKind::kHarbor: return "HARBOR";
+    case core::BackoffKind::kExponential: return "EXPONENTIAL";
+    case core::BackoffKind::kUnspecified: break;
+  }
+  return "";
+}
+core::BackoffKind ParseBackoff(absl::string_view s) {
+  if (s == "HARBOR") return core::BackoffKind::kHarbor;
+  if (s == "EXPONENTIAL") return core::BackoffKind::kExponential;
+  return core::BackoffKind::kUnspecified;
+}
+
+json TargetJson(const core::Target& t) {
+  json headers = json::array();
+  for (const core::Header& h : t.headers) {
+    headers.push_back({{"name", h.name}, {"value", h.value}});
+  }
+  return {
+      {"type", TargetTypeName(t.type)},
+      {"address", t.address},
+      {"auth_header", t.auth_header},
+      {"skip_cert_verify", t.skip_cert_verify},
+      {"payload_format", FormatName(t.payload_format)},
+      {"signing_secret", t.signing_secret},
+      {"previous_signing_secret", t.previous_signing_secret},
+      {"previous_secret_expire_time_us",
+       TimeToMicros(t.previous_secret_expire_time)},
+      {"headers", std::move(headers)},
+      {"follow_redirects", t.follow_redirects},
+      {"ca_bundle_pem", t.ca_bundle_pem},
+  };
+}
+
+core::Target TargetFrom(const json& j) {
+  core::Target t;
+  t.type = ParseTargetType(j.value("type", std::string("HTTP")));
+  t.address = j.value("address", std::string());
+  t.auth_header = j.value("auth_header", std::string());
+  t.skip_cert_verify = j.value("skip_cert_verify", false);
+  t.payload_format = ParseFormat(j.value("payload_format", std::string()));
+  t.signing_secret = j.value("signing_secret", std::string());
+  t.previous_signing_secret = j.value("previous_signing_secret", std::string());
+  t.previous_secret_expire_time = MicrosToTime(j.value(
+      "previous_secret_expire_time_us", TimeToMicros(absl::InfinitePast())));
+  if (auto it = j.find("headers"); it != j.end()) {
+    for (const json& h : *it) {
+      t.headers.push_back({h.at("name").get<std::string>(),
+                           h.at("value").get<std::string>()});
+    }
+  }
+  t.follow_redirects = j.value("follow_redirects", false);
+  t.ca_bundle_pem = j.value("ca_bundle_pem", std::string());
+  return t;
+}
+
+std::vector<std::string> Strings(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return {};
+  return it->get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeTarget(const core::Target& target) {
+  return Dump(TargetJson(target), "the target");
+}
+
+absl::StatusOr<core::Target> DecodeTarget(absl::string_view text) {
+  return Parse(text, "target", [](const json& j) { return TargetFrom(j); });
+}
+
+absl::StatusOr<std::string> EncodeTargets(
+    const std::vector<core::Target>& targets) {
+  json a = json::array();
+  for (const core::Target& t : targets) a.push_back(TargetJson(t));
+  return Dump(a, "a target");
+}
+
+absl::StatusOr<std::vector<core::Target>> DecodeTargets(absl::string_view text) {
+  return Parse(text, "targets", [](const json& j) {
+    std::vector<core::Target> targets;
+    for (const json& t : j) targets.push_back(TargetFrom(t));
+    return targets;
+  });
+}
+
+absl::StatusOr<std::string> EncodeStrings(const std::vector<std::string>& v) {
+  return Dump(json(v), "a list of strings");
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeStrings(absl::string_view text) {
+  return Parse(text, "string list", [](const json& j) {
+    return j.get<std::vector<std::string>>();
+  });
+}
+
+std::string EncodeIds(const std::vector<int64_t>& ids) {
+  return json(ids).dump();
+}
+
+absl::StatusOr<std::vector<int64_t>> DecodeIds(absl::string_view text) {
+  return Parse(text, "id list",
+               [](const json& j) { return j.get<std::vector<int64_t>>(); });
+}
+
+absl::StatusOr<std::string> EncodeFilters(const core::Filters& f) {
+  return Dump({{"repository_patterns", f.repository_patterns},
+               {"tag_patterns", f.tag_patterns},
+               {"scan_statuses", f.scan_statuses},
+               {"replication_statuses", f.replication_statuses}},
+              "a filter");
+}
+
+absl::StatusOr<core::Filters> DecodeFilters(absl::string_view text) {
+  return Parse(text, "filters", [](const json& j) {
+    core::Filters f;
+    f.repository_patterns = Strings(j, "repository_patterns");
+    f.tag_patterns = Strings(j, "tag_patterns");
+    f.scan_statuses = Strings(j, "scan_statuses");
+    f.replication_statuses = Strings(j, "replication_statuses");
+    return f;
+  });
+}
+
+std::string EncodeRetryPolicy(const core::RetryPolicy& r) {
+  return json{{"max_attempts", r.max_attempts},
+              {"backoff", BackoffName(r.backoff)},
+              {"initial_backoff_us", absl::ToInt64Microseconds(r.initial_backoff)},
+              {"max_backoff_us", absl::ToInt64Microseconds(r.max_backoff)},
+              {"http_timeout_us", absl::ToInt64Microseconds(r.http_timeout)}}
+      .dump();
+}
+
+absl::StatusOr<core::RetryPolicy> DecodeRetryPolicy(absl::string_view text) {
+  return Parse(text, "retry policy", [](const json& j) {
+    core::RetryPolicy r;
+    r.max_attempts = j.value("max_attempts", 0);
+    r.backoff = ParseBackoff(j.value("backoff", std::string()));
+    r.initial_backoff =
+        absl::Microseconds(j.value("initial_backoff_us", int64_t{0}));
+    r.max_backoff = absl::Microseconds(j.value("max_backoff_us", int64_t{0}));
+    r.http_timeout = absl::Microseconds(j.value("http_timeout_us", int64_t{0}));
+    return r;
+  });
+}
+
+}  // namespace herald::store::sqlite
