@@ -146,6 +146,10 @@ class Store {
   // Returns the defaults of core::Settings until PutSettings is called.
   virtual absl::StatusOr<core::Settings> GetSettings() = 0;
   virtual absl::Status PutSettings(const core::Settings& settings) = 0;
+  // Stores `settings` only if no settings were ever stored (first start),
+  // so configured initial values never override values set through the
+  // API. Atomic.
+  virtual absl::Status SeedSettings(const core::Settings& settings) = 0;
 
   // ---- Events, executions, tasks ----
   // Commits the events with their executions and Pending tasks, each event

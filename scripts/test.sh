@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test suite herald has,
+# then prints a pass/fail summary. Exit status 0 only if every suite passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-2}
+
+./scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
+export PATH="$ROOT/.tools/bin:$PATH"
+
+declare -a NAMES=() RESULTS=() TIMES=()
+run_suite() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== $name: $*"
+  if "$@"; then RESULTS+=("PASS"); else RESULTS+=("FAIL"); fi
+  NAMES+=("$name"); TIMES+=($((SECONDS - start)))
+}
+
+run_suite "build" bash -c "cmake -S . -B '$BUILD_DIR' -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build '$BUILD_DIR' -j$JOBS"
+run_suite "buf lint" .tools/node_modules/.bin/buf lint
+if [ "${RESULTS[0]}" = PASS ]; then
+  run_suite "ctest" ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure --timeout 600
+  run_suite "python e2e" ./scripts/pytest.sh tests/e2e tests/render
+fi
+
+echo
+echo "================ herald test summary ================"
+failed=0
+for i in "${!NAMES[@]}"; do
+  printf '%-24s %-5s %5ss\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}"
+  [ "${RESULTS[$i]}" = PASS ] || failed=1
+done
+echo "====================================================="
+if [ $failed = 0 ]; then echo "ALL PASSED"; else echo "SOME SUITES FAILED"; fi
+exit $failed

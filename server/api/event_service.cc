@@ -1,0 +1,291 @@
+#include "server/api/event_service.h"
+
+#include <deque>
+#include <memory>
+
+#include "server/api/event_convert.h"
+#include "server/auth/permissions.h"
+#include "server/core/status_macros.h"
+
+namespace herald::api {
+namespace {
+
+constexpr size_t kMaxRequestIdBytes = 128;
+
+v1::EventAck AckToProto(const ingest::PublishResult& result) {
+  v1::EventAck ack;
+  ack.set_event_id(result.event_id);
+  ack.set_deliveries_created(result.deliveries_created);
+  ack.set_duplicate(result.duplicate);
+  ack.set_dropped(result.dropped);
+  return ack;
+}
+
+// One PublishEvents stream. Reads at most kMaxPendingPerStream events ahead
+// of the acks, writes acks strictly in arrival order, and deletes itself
+// once gRPC is done with it and no publish it started is still running.
+class PublishStream final
+    : public grpc::ServerBidiReactor<v1::PublishEventsRequest,
+                                     v1::PublishEventsResponse> {
+ public:
+  PublishStream(grpc::CallbackServerContext* context,
+                const ServiceContext& services, ingest::Publisher& publisher)
+      : services_(services), publisher_(publisher) {
+    Hold();
+    bool queued = services_.executor->Submit(
+        [this, authorization = AuthorizationOf(context)] {
+          Authenticate(authorization);
+          Release();
+        });
+    if (!queued) {
+      FinishOnce(ToGrpcStatus(ShuttingDownError()));
+      Release();
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+        reads_done_ = true;
+      }
+      MaybeFinish();
+      return;
+    }
+    auto slot = std::make_shared<Slot>();
+    slot->request_id = request_.request_id();
+    v1::Event event = std::move(*request_.mutable_event());
+    bool read_more;
+    {
+      absl::MutexLock lock(&mu_);
+      slot->sequence = ++last_sequence_;
+      pending_.push_back(slot);
+      read_more = pending_.size() < EventServiceImpl::kMaxPendingPerStream;
+      reading_ = read_more;
+    }
+    Hold();
+    bool queued = services_.executor->Submit(
+        [this, slot, event = std::move(event)]() mutable {
+          PublishOne(services_, publisher_, caller_, event, slot->request_id,
+                     [this, slot](absl::StatusOr<v1::EventAck> ack) {
+                       Complete(*slot, std::move(ack));
+                       Release();
+                     });
+        });
+    if (!queued) {
+      Complete(*slot, ShuttingDownError());
+      Release();
+    }
+    if (read_more) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool read_more = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      pending_.pop_front();
+      if (ok && !reading_ && !reads_done_ && !finished_ &&
+          pending_.size() < EventServiceImpl::kMaxPendingPerStream) {
+        reading_ = read_more = true;
+      }
+    }
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    if (read_more) StartRead(&request_);
+    MaybeWrite();
+    MaybeFinish();
+  }
+
+  void OnCancel() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    bool destroy;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      destroy = outstanding_ == 0;
+    }
+    if (destroy) delete this;
+  }
+
+ private:
+  struct Slot {
+    int64_t sequence = 0;
+    std::string request_id;
+    bool complete = false;
+    absl::StatusOr<v1::EventAck> ack = absl::UnknownError("pending");
+  };
+
+  void Authenticate(const std::optional<std::string>& authorization) {
+    absl::StatusOr<auth::Caller> caller =
+        services_.authenticator->Authenticate(authorization);
+    if (!caller.ok()) {
+      FinishOnce(ToGrpcStatus(caller.status()));
+      return;
+    }
+    caller_ = *std::move(caller);
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
+    StartRead(&request_);
+  }
+
+  void Complete(Slot& slot, absl::StatusOr<v1::EventAck> ack) {
+    {
+      absl::MutexLock lock(&mu_);
+      slot.ack = std::move(ack);
+      slot.complete = true;
+    }
+    MaybeWrite();
+  }
+
+  // Starts writing the oldest ack if it is complete and no write is in
+  // flight (gRPC allows one at a time).
+  void MaybeWrite() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_ || pending_.empty() ||
+          !pending_.front()->complete) {
+        return;
+      }
+      writing_ = true;
+      const Slot& slot = *pending_.front();
+      response_.Clear();
+      response_.set_sequence(slot.sequence);
+      response_.set_request_id(slot.request_id);
+      if (slot.ack.ok()) {
+        *response_.mutable_ack() = *slot.ack;
+      } else {
+        *response_.mutable_error() = ToRpcStatus(slot.ack.status());
+      }
+    }
+    StartWrite(&response_);
+  }
+
+  void MaybeFinish() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!reads_done_ || !pending_.empty() || writing_) return;
+    }
+    FinishOnce(grpc::Status::OK);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    ++outstanding_;
+  }
+
+  void Release() {
+    bool destroy;
+    {
+      absl::MutexLock lock(&mu_);
+      destroy = --outstanding_ == 0 && done_;
+    }
+    if (destroy) delete this;
+  }
+
+  const ServiceContext& services_;
+  ingest::Publisher& publisher_;
+  auth::Caller caller_;  // written once before the first read
+  v1::PublishEventsRequest request_;    // owned by the read in flight
+  v1::PublishEventsResponse response_;  // owned by the write in flight
+
+  absl::Mutex mu_;
+  std::deque<std::shared_ptr<Slot>> pending_ ABSL_GUARDED_BY(mu_);
+  int64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // callbacks that use `this`
+};
+
+}  // namespace
+
+void PublishOne(
+    const ServiceContext& services, ingest::Publisher& publisher,
+    const auth::Caller& caller, const v1::Event& event,
+    const std::string& request_id,
+    absl::AnyInvocable<void(absl::StatusOr<v1::EventAck>) &&> done) {
+  auto refuse = [&](absl::Status status) {
+    publisher.metrics().EventRejected(core::ErrorReasonOf(status));
+    std::move(done)(std::move(status));
+  };
+  if (event.project_id() <= 0) {
+    return refuse(core::InvalidFieldError("event.project_id",
+                                          "required, positive"));
+  }
+  if (absl::Status allowed =
+          auth::Authorize(caller, auth::Access::kPublish, event.project_id());
+      !allowed.ok()) {
+    return refuse(std::move(allowed));
+  }
+  if (request_id.size() > kMaxRequestIdBytes) {
+    return refuse(core::InvalidFieldError("request_id", "at most 128 bytes"));
+  }
+  ingest::PublishRequest request;
+  request.event = EventFromProto(event);
+  request.request_id = request_id;
+  request.token_id = caller.token_id;
+  publisher.Publish(
+      std::move(request),
+      [&publisher, done = std::move(done)](
+          absl::StatusOr<ingest::PublishResult> result) mutable {
+        if (!result.ok()) {
+          publisher.metrics().EventRejected(
+              core::ErrorReasonOf(result.status()));
+          std::move(done)(result.status());
+          return;
+        }
+        std::move(done)(AckToProto(*result));
+      });
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::PublishEvent(
+    grpc::CallbackServerContext* context,
+    const v1::PublishEventRequest* request,
+    v1::PublishEventResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  bool queued = services_.executor->Submit(
+      [this, reactor, request, response,
+       authorization = AuthorizationOf(context)] {
+        absl::StatusOr<auth::Caller> caller =
+            services_.authenticator->Authenticate(authorization);
+        if (!caller.ok()) {
+          reactor->Finish(ToGrpcStatus(caller.status()));
+          return;
+        }
+        PublishOne(services_, *publisher_, *caller, request->event(),
+                   request->request_id(),
+                   [reactor, response](absl::StatusOr<v1::EventAck> ack) {
+                     if (ack.ok()) *response->mutable_ack() = *ack;
+                     reactor->Finish(ToGrpcStatus(ack.status()));
+                   });
+      });
+  if (!queued) reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::PublishEventsRequest, v1::PublishEventsResponse>*
+EventServiceImpl::PublishEvents(grpc::CallbackServerContext* context) {
+  return new PublishStream(context, services_, *publisher_);
+}
+
+}  // namespace herald::api

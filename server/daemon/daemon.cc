@@ -1,0 +1,231 @@
+#include "server/daemon/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "server/api/admin_service.h"
+#include "server/api/delivery_service.h"
+#include "server/api/event_service.h"
+#include "server/api/executor.h"
+#include "server/api/policy_service.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/bootstrap.h"
+#include "server/common/dir_lock.h"
+#include "server/common/log.h"
+#include "server/common/secret_file.h"
+#include "server/core/clock.h"
+#include "server/core/status_macros.h"
+#include "server/ingest/match_cache.h"
+#include "server/ingest/publisher.h"
+#include "server/store/sqlite/sqlite_store.h"
+
+namespace herald::daemon {
+namespace {
+
+// How long a policy or settings change made by another replica may take to
+// reach this one's matching (local changes apply at once).
+constexpr absl::Duration kMatchCacheMaxAge = absl::Seconds(1);
+
+constexpr const char* kServiceNames[] = {
+    "herald.v1.EventService", "herald.v1.PolicyService",
+    "herald.v1.DeliveryService", "herald.v1.AdminService"};
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const common::Config& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  HERALD_ASSIGN_OR_RETURN(pair.cert_chain,
+                          common::ReadFileToString(config.tls_cert_file));
+  HERALD_ASSIGN_OR_RETURN(pair.private_key,
+                          common::ReadFileToString(config.tls_key_file));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!config.tls_client_ca_file.empty()) {
+    HERALD_ASSIGN_OR_RETURN(options.pem_root_certs,
+                            common::ReadFileToString(config.tls_client_ca_file));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// Seeds the stored settings from the configuration on first start.
+absl::Status SeedSettings(store::Store& store, const common::Config& config) {
+  core::Settings seed;
+  seed.notification_enable = config.notification_enable;
+  seed.webhook_job_max_retry = config.webhook_job_max_retry;
+  seed.webhook_job_http_client_timeout = config.webhook_job_http_client_timeout;
+  seed.execution_retention_count = config.execution_retention_count;
+  return store.SeedSettings(seed);
+}
+
+class DaemonImpl final : public Daemon {
+ public:
+  explicit DaemonImpl(const common::Config& config) : config_(config) {}
+
+  ~DaemonImpl() override { Shutdown(); }
+
+  absl::Status Init(std::optional<std::string> env_admin_token) {
+    HERALD_ASSIGN_OR_RETURN(common::DirLock lock,
+                            common::DirLock::Acquire(config_.data_dir));
+    dir_lock_.emplace(std::move(lock));
+
+    if (config_.store != "sqlite") {
+      return absl::UnimplementedError(absl::StrCat(
+          "store \"", config_.store, "\" is not available in this build"));
+    }
+    store::SqliteOptions options;
+    options.path = absl::StrCat(config_.data_dir, "/herald.db");
+    HERALD_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(options));
+    HERALD_RETURN_IF_ERROR(SeedSettings(*store_, config_));
+
+    HERALD_ASSIGN_OR_RETURN(
+        auth::BootstrapResult bootstrap,
+        auth::EnsureBootstrapAdmin(*store_, *core::RealClock::Default(),
+                                   env_admin_token,
+                                   config_.admin_token_file));
+    if (bootstrap.created && !bootstrap.token_file.empty()) {
+      log::Info("bootstrap admin token created",
+                {{"token_file", bootstrap.token_file}});
+    } else if (env_admin_token.has_value()) {
+      log::Info("admin token taken from HERALD_ADMIN_TOKEN");
+    } else {
+      log::Info("admin token exists",
+                {{"token_file", config_.admin_token_file}});
+    }
+
+    authenticator_ = std::make_unique<auth::Authenticator>(
+        store_.get(), core::RealClock::Default());
+    executor_ = std::make_unique<api::Executor>(config_.worker_threads);
+    services_.store = store_.get();
+    services_.authenticator = authenticator_.get();
+    services_.executor = executor_.get();
+    services_.clock = core::RealClock::Default();
+    match_cache_ = std::make_unique<ingest::MatchCache>(
+        store_.get(), core::RealClock::Default(), kMatchCacheMaxAge);
+    services_.match_cache = match_cache_.get();
+    publisher_ = std::make_unique<ingest::Publisher>(
+        store_.get(), match_cache_.get(), core::RealClock::Default(),
+        &ingest_metrics_, config_.registry_endpoint);
+    services_.version = std::string(common::Version());
+    services_.store_kind = config_.store;
+    services_.registry_endpoint = config_.registry_endpoint;
+    services_.start_time = absl::Now();
+
+    event_service_ =
+        std::make_unique<api::EventServiceImpl>(&services_, publisher_.get());
+    policy_service_ = std::make_unique<api::PolicyServiceImpl>(&services_);
+    delivery_service_ = std::make_unique<api::DeliveryServiceImpl>(&services_);
+    admin_service_ = std::make_unique<api::AdminServiceImpl>(&services_);
+    return StartServer();
+  }
+
+  std::string address() const override { return address_; }
+
+  void Shutdown() override {
+    if (server_ == nullptr) return;
+    log::Info("shutting down",
+              {{"grace_period_ms",
+                absl::ToInt64Milliseconds(config_.shutdown_grace_period)}});
+    if (auto* health = server_->GetHealthCheckService()) {
+      health->Shutdown();  // every service reports NOT_SERVING from now on
+    }
+    server_->Shutdown(
+        std::chrono::system_clock::now() +
+        absl::ToChronoMilliseconds(config_.shutdown_grace_period));
+    server_->Wait();
+    executor_->Shutdown();
+    server_.reset();
+    log::Info("stopped");
+  }
+
+ private:
+  absl::Status StartServer() {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    // Puts grpc.health.v1 into the descriptor pool so reflection can
+    // describe the built-in health service.
+    (void)grpc::health::v1::HealthCheckRequest::descriptor();
+
+    HERALD_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                            MakeCredentials(config_));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(config_.listen_address, creds, &port);
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddChannelArgument(
+        GRPC_ARG_KEEPALIVE_TIME_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(config_.keepalive_time)));
+    builder.AddChannelArgument(
+        GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(config_.keepalive_timeout)));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+        static_cast<int>(
+            absl::ToInt64Milliseconds(config_.keepalive_permit_time)));
+    builder.SetMaxReceiveMessageSize(config_.max_receive_message_bytes);
+    builder.RegisterService(event_service_.get());
+    builder.RegisterService(policy_service_.get());
+    builder.RegisterService(delivery_service_.get());
+    builder.RegisterService(admin_service_.get());
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port == 0) {
+      server_.reset();
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", config_.listen_address,
+          " (address in use or not available)"));
+    }
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(true);
+    for (const char* name : kServiceNames) health->SetServingStatus(name, true);
+
+    std::string host = config_.listen_address.substr(
+        0, config_.listen_address.rfind(':'));
+    address_ = absl::StrCat(host, ":", port);
+    if (!config_.address_file.empty()) {
+      HERALD_RETURN_IF_ERROR(common::WriteFileAtomically(
+          config_.address_file, address_ + "\n", 0644));
+    }
+    log::Info("heraldd listening",
+              {{"address", address_},
+               {"tls", !config_.tls_cert_file.empty()},
+               {"store", config_.store},
+               {"data_dir", config_.data_dir},
+               {"version", std::string(common::Version())}});
+    return absl::OkStatus();
+  }
+
+  common::Config config_;
+  std::optional<common::DirLock> dir_lock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<api::Executor> executor_;
+  api::ServiceContext services_;
+  ingest::IngestMetrics ingest_metrics_;
+  std::unique_ptr<ingest::MatchCache> match_cache_;
+  std::unique_ptr<ingest::Publisher> publisher_;
+  std::unique_ptr<api::EventServiceImpl> event_service_;
+  std::unique_ptr<api::PolicyServiceImpl> policy_service_;
+  std::unique_ptr<api::DeliveryServiceImpl> delivery_service_;
+  std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    const common::Config& config, std::optional<std::string> env_admin_token) {
+  auto daemon = std::make_unique<DaemonImpl>(config);
+  HERALD_RETURN_IF_ERROR(daemon->Init(std::move(env_admin_token)));
+  return daemon;
+}
+
+}  // namespace herald::daemon

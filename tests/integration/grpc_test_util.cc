@@ -1,0 +1,68 @@
+#include "tests/integration/grpc_test_util.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace herald::testing {
+
+std::unique_ptr<grpc::ClientContext> AuthContext(const std::string& token) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(10));
+  return context;
+}
+
+bool ErrorDetails::HasViolation(const std::string& field) const {
+  for (const auto& [f, d] : violations) {
+    if (f == field) return true;
+  }
+  return false;
+}
+
+ErrorDetails DetailsOf(const grpc::Status& status) {
+  ErrorDetails out;
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(status.error_details())) return out;
+  for (const google::protobuf::Any& any : rpc.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad;
+    if (any.UnpackTo(&info)) {
+      out.has_error_info = true;
+      out.reason = info.reason();
+      out.domain = info.domain();
+      out.metadata = {info.metadata().begin(), info.metadata().end()};
+    } else if (any.UnpackTo(&bad)) {
+      for (const auto& v : bad.field_violations()) {
+        out.violations.emplace_back(v.field(), v.description());
+      }
+    }
+  }
+  return out;
+}
+
+std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
+                        const std::string& admin_token,
+                        const std::string& name, v1::Role role,
+                        std::vector<int64_t> project_ids) {
+  auto stub = v1::AdminService::NewStub(channel);
+  v1::CreateTokenRequest request;
+  request.mutable_token()->set_name(name);
+  request.mutable_token()->set_role(role);
+  for (int64_t p : project_ids) request.mutable_token()->add_project_ids(p);
+  v1::CreateTokenResponse response;
+  grpc::Status status =
+      stub->CreateToken(AuthContext(admin_token).get(), request, &response);
+  if (!status.ok()) {
+    std::cerr << "CreateToken(" << name << ") failed: "
+              << status.error_message() << "\n";
+    std::abort();
+  }
+  return response.secret();
+}
+
+}  // namespace herald::testing

@@ -1,0 +1,43 @@
+// Helpers for calling a real heraldd from tests: authenticated contexts,
+// error-detail decoding, token creation.
+#ifndef HERALD_TESTS_INTEGRATION_GRPC_TEST_UTIL_H_
+#define HERALD_TESTS_INTEGRATION_GRPC_TEST_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "herald/v1/admin_service.grpc.pb.h"
+
+namespace herald::testing {
+
+// A context with "authorization: Bearer <token>" (none when token is "")
+// and a 10 s deadline.
+std::unique_ptr<grpc::ClientContext> AuthContext(const std::string& token);
+
+// google.rpc details decoded from a grpc::Status.
+struct ErrorDetails {
+  bool has_error_info = false;
+  std::string reason;
+  std::string domain;
+  std::map<std::string, std::string> metadata;
+  // (field, description) of google.rpc.BadRequest.
+  std::vector<std::pair<std::string, std::string>> violations;
+  bool HasViolation(const std::string& field) const;
+};
+ErrorDetails DetailsOf(const grpc::Status& status);
+
+// Creates a token with the admin token; returns its secret (aborts the test
+// binary on failure, which only a broken server causes).
+std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
+                        const std::string& admin_token,
+                        const std::string& name, v1::Role role,
+                        std::vector<int64_t> project_ids = {});
+
+}  // namespace herald::testing
+
+#endif  // HERALD_TESTS_INTEGRATION_GRPC_TEST_UTIL_H_
