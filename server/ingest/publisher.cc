@@ -124,6 +124,10 @@ void Publisher::Publish(PublishRequest request, PublishCallback done) {
           return;
         }
         const store::CommittedEvent& result = committed->front();
+        if (!result.status.ok()) {
+          std::move(done)(result.status);
+          return;
+        }
         if (!result.duplicate) {
           metrics_->EventPublished();
           metrics_->DeliveriesCreated(result.deliveries_created);
