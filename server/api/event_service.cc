@@ -31,6 +31,11 @@ class PublishStream final
   PublishStream(grpc::CallbackServerContext* context,
                 const ServiceContext& services, ingest::Publisher& publisher)
       : services_(services), publisher_(publisher) {
+    if (!services_.calls->Begin()) {
+      tracked_ = false;
+      FinishOnce(ToGrpcStatus(ShuttingDownError()));
+      return;
+    }
     Hold();
     bool queued = services_.executor->Submit(
         [this, authorization = AuthorizationOf(context)] {
@@ -111,6 +116,7 @@ class PublishStream final
       done_ = true;
       destroy = outstanding_ == 0;
     }
+    if (tracked_) services_.calls->End();
     if (destroy) delete this;
   }
 
@@ -202,6 +208,7 @@ class PublishStream final
 
   const ServiceContext& services_;
   ingest::Publisher& publisher_;
+  bool tracked_ = true;  // counted in services_.calls
   auth::Caller caller_;  // written once before the first read
   v1::PublishEventsRequest request_;    // owned by the read in flight
   v1::PublishEventsResponse response_;  // owned by the write in flight
@@ -263,6 +270,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::PublishEvent(
     const v1::PublishEventRequest* request,
     v1::PublishEventResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!services_.calls->Begin()) {
+    reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+    return reactor;
+  }
   bool queued = services_.executor->Submit(
       [this, reactor, request, response,
        authorization = AuthorizationOf(context)] {
@@ -270,16 +281,21 @@ grpc::ServerUnaryReactor* EventServiceImpl::PublishEvent(
             services_.authenticator->Authenticate(authorization);
         if (!caller.ok()) {
           reactor->Finish(ToGrpcStatus(caller.status()));
+          services_.calls->End();
           return;
         }
         PublishOne(services_, *publisher_, *caller, request->event(),
                    request->request_id(),
-                   [reactor, response](absl::StatusOr<v1::EventAck> ack) {
+                   [this, reactor, response](absl::StatusOr<v1::EventAck> ack) {
                      if (ack.ok()) *response->mutable_ack() = *ack;
                      reactor->Finish(ToGrpcStatus(ack.status()));
+                     services_.calls->End();
                    });
       });
-  if (!queued) reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+    services_.calls->End();
+  }
   return reactor;
 }
 

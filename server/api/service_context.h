@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/api/call_tracker.h"
 #include "server/api/executor.h"
 #include "server/api/grpc_status.h"
 #include "server/auth/authenticator.h"
@@ -27,6 +28,7 @@ struct ServiceContext {
   store::Store* store = nullptr;
   auth::Authenticator* authenticator = nullptr;
   Executor* executor = nullptr;
+  CallTracker* calls = nullptr;
   core::Clock* clock = nullptr;
   // Invalidated after every policy or settings change.
   ingest::MatchCache* match_cache = nullptr;
@@ -53,6 +55,10 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* context,
                                       const ServiceContext& services,
                                       Body body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!services.calls->Begin()) {
+    reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+    return reactor;
+  }
   bool queued = services.executor->Submit(
       [reactor, &services, authorization = AuthorizationOf(context),
        body = std::move(body)]() mutable {
@@ -60,8 +66,12 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* context,
             services.authenticator->Authenticate(authorization);
         absl::Status status = caller.ok() ? body(*caller) : caller.status();
         reactor->Finish(ToGrpcStatus(status));
+        services.calls->End();
       });
-  if (!queued) reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(ShuttingDownError()));
+    services.calls->End();
+  }
   return reactor;
 }
 

@@ -25,7 +25,13 @@ template <typename Response>
 class UnimplementedWriter final : public grpc::ServerWriteReactor<Response> {
  public:
   UnimplementedWriter(grpc::CallbackServerContext* context,
-                      const ServiceContext& services, std::string rpc) {
+                      const ServiceContext& services, std::string rpc)
+      : services_(services) {
+    if (!services.calls->Begin()) {
+      tracked_ = false;
+      this->Finish(ToGrpcStatus(ShuttingDownError()));
+      return;
+    }
     bool queued = services.executor->Submit(
         [this, &services, authorization = AuthorizationOf(context),
          rpc = std::move(rpc)] {
@@ -36,7 +42,14 @@ class UnimplementedWriter final : public grpc::ServerWriteReactor<Response> {
         });
     if (!queued) this->Finish(ToGrpcStatus(ShuttingDownError()));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (tracked_) services_.calls->End();
+    delete this;
+  }
+
+ private:
+  const ServiceContext& services_;
+  bool tracked_ = true;
 };
 
 }  // namespace herald::api

@@ -106,6 +106,7 @@ class DaemonImpl final : public Daemon {
     services_.store = store_.get();
     services_.authenticator = authenticator_.get();
     services_.executor = executor_.get();
+    services_.calls = &calls_;
     services_.clock = core::RealClock::Default();
     match_cache_ = std::make_unique<ingest::MatchCache>(
         store_.get(), core::RealClock::Default(), kMatchCacheMaxAge);
@@ -136,9 +137,15 @@ class DaemonImpl final : public Daemon {
     if (auto* health = server_->GetHealthCheckService()) {
       health->Shutdown();  // every service reports NOT_SERVING from now on
     }
-    server_->Shutdown(
-        std::chrono::system_clock::now() +
-        absl::ToChronoMilliseconds(config_.shutdown_grace_period));
+    // Refuse new calls, let the ones in flight finish within the grace
+    // period, then stop gRPC (which cancels whatever is left).
+    calls_.Drain();
+    if (!calls_.WaitIdle(config_.shutdown_grace_period)) {
+      log::Warn("grace period over: cancelling calls still in flight",
+                {{"in_flight", calls_.in_flight()}});
+    }
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(100));
     server_->Wait();
     executor_->Shutdown();
     server_.reset();
@@ -207,6 +214,7 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<api::Executor> executor_;
+  api::CallTracker calls_;
   api::ServiceContext services_;
   ingest::IngestMetrics ingest_metrics_;
   std::unique_ptr<ingest::MatchCache> match_cache_;
