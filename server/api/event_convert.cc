@@ -234,7 +234,8 @@ void ReplicationTo(const core::Replication& r, v1::Replication* out) {
   out->set_override_mode(r.override_mode);
   out->set_trigger_type(r.trigger_type);
   out->set_policy_creator(r.policy_creator);
-  if (r.execution_time) TimeTo(*r.execution_time, out->mutable_execution_time());
+  if (r.execution_time)
+    TimeTo(*r.execution_time, out->mutable_execution_time());
   if (r.src_resource) {
     ReplicationResourceTo(*r.src_resource, out->mutable_src_resource());
   }

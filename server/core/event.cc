@@ -60,17 +60,18 @@ bool IsScanningEvent(std::string_view t) {
          t == kScanningCompleted;
 }
 
-// The pattern is [A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
-// searched anywhere in the string. A match exists iff some ':' is followed by
-// 32+ hex digits and preceded by a run of alphanumerics containing a letter
-// (the match can start at that letter; the rest of the algorithm part is
-// optional).
+// The pattern is
+// [A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,} searched
+// anywhere in the string. A match exists iff some ':' is followed by 32+ hex
+// digits and preceded by a run of alphanumerics containing a letter (the match
+// can start at that letter; the rest of the algorithm part is optional).
 bool IsDigestReference(std::string_view ref) {
   for (size_t colon = ref.find(':'); colon != std::string_view::npos;
        colon = ref.find(':', colon + 1)) {
     size_t hex = 0;
     while (colon + 1 + hex < ref.size() &&
-           absl::ascii_isxdigit(static_cast<unsigned char>(ref[colon + 1 + hex]))) {
+           absl::ascii_isxdigit(
+               static_cast<unsigned char>(ref[colon + 1 + hex]))) {
       ++hex;
     }
     if (hex < 32) continue;

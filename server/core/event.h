@@ -1,4 +1,5 @@
-// Events: the proto-free mirror of herald.v1.Event (protos/herald/v1/event.proto).
+// Events: the proto-free mirror of herald.v1.Event
+// (protos/herald/v1/event.proto).
 //
 // An Event is what a producer publishes: Harbor's webhook payload fields for
 // one of the ten Harbor event types. The renderers (server/render) turn it
@@ -94,8 +95,8 @@ struct ScanReportSummary {
   std::string scan_status;
   std::string severity;
   absl::Duration duration = absl::ZeroDuration();  // whole seconds
-  std::optional<VulnerabilitySummary> summary;      // nullopt -> null
-  std::optional<absl::Time> start_time;  // nullopt -> Go's zero time
+  std::optional<VulnerabilitySummary> summary;     // nullopt -> null
+  std::optional<absl::Time> start_time;            // nullopt -> Go's zero time
   std::optional<absl::Time> end_time;
   std::optional<Scanner> scanner;  // nullopt -> omitted
   int32_t complete_percent = 0;
@@ -200,9 +201,9 @@ struct Retention {
   std::string harbor_hostname;
   std::string project_name;
   int64_t retention_policy_id = 0;
-  std::vector<RetentionRule> retention_rules;     // "retention_rule"
-  std::string result;                             // Harbor sends "SUCCESS"
-  std::vector<ArtifactInfo> deleted_artifacts;    // "deleted_artifact"
+  std::vector<RetentionRule> retention_rules;   // "retention_rule"
+  std::string result;                           // Harbor sends "SUCCESS"
+  std::vector<ArtifactInfo> deleted_artifacts;  // "deleted_artifact"
   friend bool operator==(const Retention&, const Retention&) = default;
 };
 

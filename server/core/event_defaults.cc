@@ -46,7 +46,8 @@ void DeriveDefaults(Event& event, std::string_view registry_endpoint) {
     if (!repo.repo_full_name.empty()) {
       const size_t slash = repo.repo_full_name.find('/');
       if (slash != std::string::npos) {
-        if (repo.name.empty()) repo.name = repo.repo_full_name.substr(slash + 1);
+        if (repo.name.empty())
+          repo.name = repo.repo_full_name.substr(slash + 1);
         if (repo.namespace_name.empty()) {
           repo.namespace_name = repo.repo_full_name.substr(0, slash);
         }
@@ -65,8 +66,8 @@ void DeriveDefaults(Event& event, std::string_view registry_endpoint) {
       const std::string& reference = r.tag.empty() ? r.digest : r.tag;
       if (r.resource_url.empty() && !registry_endpoint.empty() &&
           !repo_full_name.empty() && !reference.empty()) {
-        r.resource_url = ResourceUrl(registry_endpoint, repo_full_name,
-                                     reference);
+        r.resource_url =
+            ResourceUrl(registry_endpoint, repo_full_name, reference);
       }
     }
   }

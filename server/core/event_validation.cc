@@ -2,9 +2,8 @@
 
 #include <cmath>
 #include <optional>
-#include <utility>
-
 #include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -122,7 +121,7 @@ class Validator {
     } else if (key.size() > kMaxStringBytes) {
       Add(std::string(entry_path),
           Cat("the key is ", key.size(), " bytes long; the limit is ",
-                       kMaxStringBytes));
+              kMaxStringBytes));
     } else if (!IsValidUtf8(key)) {
       Add(std::string(entry_path), "the key is not valid UTF-8");
     }
@@ -152,8 +151,7 @@ class Validator {
   bool Count(std::string_view path, size_t n, size_t max,
              std::string_view what) {
     if (n <= max) return true;
-    Add(std::string(path), Cat("has ", n, " ", what,
-                                        "; the limit is ", max));
+    Add(std::string(path), Cat("has ", n, " ", what, "; the limit is ", max));
     return false;
   }
 
@@ -228,7 +226,7 @@ class Validator {
         r.repo_type != "private") {
       Add(Cat(base, ".repo_type"),
           Cat("must be \"public\", \"private\" or empty, not ",
-                       Quote(r.repo_type)));
+              Quote(r.repo_type)));
     }
   }
 
@@ -272,11 +270,9 @@ class Validator {
       ReplicationResource(Cat(base, ".src_resource"), *r.src_resource);
     }
     if (r.dest_resource) {
-      ReplicationResource(Cat(base, ".dest_resource"),
-                          *r.dest_resource);
+      ReplicationResource(Cat(base, ".dest_resource"), *r.dest_resource);
     }
-    Artifacts(Cat(base, ".successful_artifacts"),
-              r.successful_artifacts);
+    Artifacts(Cat(base, ".successful_artifacts"), r.successful_artifacts);
     Artifacts(Cat(base, ".failed_artifacts"), r.failed_artifacts);
     NonNegative(base, "execution_id", r.execution_id);
     NonNegative(base, "task_id", r.task_id);
@@ -317,7 +313,7 @@ class Validator {
         total_bytes_ += v.string_value.size();
         if (v.string_value.size() > kMaxStringBytes) {
           Add(path, Cat("holds a string of ", v.string_value.size(),
-                                 " bytes; the limit is ", kMaxStringBytes));
+                        " bytes; the limit is ", kMaxStringBytes));
         } else if (!IsValidUtf8(v.string_value)) {
           Add(path, "holds a string that is not valid UTF-8");
         }
@@ -402,12 +398,16 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     n = 2;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
     n = 3;
-    if (b0 == 0xE0) lo = 0xA0;       // no overlong forms
-    else if (b0 == 0xED) hi = 0x9F;  // no surrogates
+    if (b0 == 0xE0)
+      lo = 0xA0;  // no overlong forms
+    else if (b0 == 0xED)
+      hi = 0x9F;  // no surrogates
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
     n = 4;
-    if (b0 == 0xF0) lo = 0x90;       // no overlong forms
-    else if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    if (b0 == 0xF0)
+      lo = 0x90;  // no overlong forms
+    else if (b0 == 0xF4)
+      hi = 0x8F;  // nothing above U+10FFFF
   } else {
     return 0;
   }
@@ -442,8 +442,8 @@ std::vector<FieldViolation> ValidateEvent(const Event& event,
     v.Add(Cat(base, ".event_type"), "is required");
   } else if (!IsKnownEventType(type)) {
     v.Add(Cat(base, ".event_type"),
-          Cat("unknown event type ", Quote(type), "; supported: ",
-                       absl::StrJoin(KnownEventTypes(), ", ")));
+          Cat("unknown event type ", Quote(type),
+              "; supported: ", absl::StrJoin(KnownEventTypes(), ", ")));
   }
   if (event.project_id <= 0) {
     v.Add(Cat(base, ".project_id"), "must be positive");
@@ -466,8 +466,7 @@ std::vector<FieldViolation> ValidateEvent(const Event& event,
   if (event.retention) {
     v.Retention(Cat(base, ".retention"), *event.retention);
   }
-  if (event.scan) v.Str(Cat(base, ".scan"), "scan_type",
-                        event.scan->scan_type);
+  if (event.scan) v.Str(Cat(base, ".scan"), "scan_type", event.scan->scan_type);
   const std::string custom = Cat(base, ".custom_attributes");
   if (v.Count(custom, event.custom_attributes.size(), kMaxCustomAttributes,
               "entries")) {
@@ -487,8 +486,7 @@ std::vector<FieldViolation> ValidateEvent(const Event& event,
   }
   if ((IsArtifactEvent(type) || IsScanningEvent(type)) &&
       event.resources.empty()) {
-    v.Add(resources, Cat("at least one resource is required",
-                                  for_type));
+    v.Add(resources, Cat("at least one resource is required", for_type));
   }
   if (IsArtifactEvent(type) && event.resources.size() <= kMaxResources) {
     for (size_t i = 0; i < event.resources.size(); ++i) {
@@ -503,8 +501,8 @@ std::vector<FieldViolation> ValidateEvent(const Event& event,
           (!r.sbom_overview || r.sbom_overview->empty())) {
         v.Add(Index(resources, i),
               Cat("a scan_overview entry or an sbom_overview is "
-                           "required",
-                           for_type));
+                  "required",
+                  for_type));
       }
     }
   }
@@ -515,16 +513,14 @@ std::vector<FieldViolation> ValidateEvent(const Event& event,
     }
   }
   if (type == kReplication && !event.replication) {
-    v.Add(Cat(base, ".replication"),
-          Cat("is required", for_type));
+    v.Add(Cat(base, ".replication"), Cat("is required", for_type));
   }
   if (type == kTagRetention && !event.retention) {
-    v.Add(Cat(base, ".retention"),
-          Cat("is required", for_type));
+    v.Add(Cat(base, ".retention"), Cat("is required", for_type));
   }
   if (v.total_bytes() > kMaxEventStringBytes) {
     v.Add(base, Cat("its strings add up to ", v.total_bytes(),
-                             " bytes; the limit is ", kMaxEventStringBytes));
+                    " bytes; the limit is ", kMaxEventStringBytes));
   }
   return out;
 }

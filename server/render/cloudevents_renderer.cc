@@ -24,8 +24,7 @@ absl::StatusOr<std::string> RenderCloudEvents(
   const std::optional<std::string_view> type =
       core::CloudEventsType(event.event_type);
   if (!type) {
-    return absl::InvalidArgumentError(
-        "the event type has no CloudEvents type");
+    return absl::InvalidArgumentError("the event type has no CloudEvents type");
   }
   if (!event.occur_time) {
     return absl::InvalidArgumentError("event.occur_time is not set");

@@ -177,10 +177,18 @@ void WriteReplication(JsonWriter& w, const core::Replication& r) {
 
 void WriteJsonValue(JsonWriter& w, const JsonValue& v) {
   switch (v.kind) {
-    case JsonValue::Kind::kNull: w.Null(); return;
-    case JsonValue::Kind::kBool: w.Bool(v.bool_value); return;
-    case JsonValue::Kind::kNumber: w.Double(v.number_value); return;
-    case JsonValue::Kind::kString: w.String(v.string_value); return;
+    case JsonValue::Kind::kNull:
+      w.Null();
+      return;
+    case JsonValue::Kind::kBool:
+      w.Bool(v.bool_value);
+      return;
+    case JsonValue::Kind::kNumber:
+      w.Double(v.number_value);
+      return;
+    case JsonValue::Kind::kString:
+      w.String(v.string_value);
+      return;
     case JsonValue::Kind::kArray:
       w.BeginArray();
       for (const JsonValue& item : v.array_items) WriteJsonValue(w, item);

@@ -38,18 +38,32 @@ void AppendJsonString(std::string& out, std::string_view s,
       }
       out.append(s, start, i - start);
       switch (b) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         case '\b':
-          if (go) out += "\\b"; else AppendUnicodeEscape(out, b);
-          break;
         case '\f':
-          if (go) out += "\\f"; else AppendUnicodeEscape(out, b);
+          if (go) {
+            out += b == '\b' ? "\\b" : "\\f";
+          } else {
+            AppendUnicodeEscape(out, b);
+          }
           break;
-        default: AppendUnicodeEscape(out, b); break;
+        default:
+          AppendUnicodeEscape(out, b);
+          break;
       }
       start = ++i;
       continue;
@@ -102,8 +116,7 @@ void AppendGoFloat(std::string& out, double v) {
 std::string FormatGoTime(absl::Time t) {
   const absl::TimeZone utc = absl::UTCTimeZone();
   const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);
-  const int64_t nanos =
-      absl::ToInt64Nanoseconds(t - absl::FromCivil(cs, utc));
+  const int64_t nanos = absl::ToInt64Nanoseconds(t - absl::FromCivil(cs, utc));
   char buf[64];
   int len = std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02d:%02d:%02d",
                           static_cast<long long>(cs.year()), cs.month(),

@@ -5,7 +5,7 @@
 //   target   format        body                          Content-Type
 //   HTTP     DEFAULT       Harbor's Default payload      application/json
 //   HTTP     UNSPECIFIED   same as DEFAULT (Harbor's "" alias)
-//   HTTP     CLOUDEVENTS   structured CloudEvents        application/cloudevents+json
+//   HTTP     CLOUDEVENTS   structured CloudEvents application/cloudevents+json
 //   SLACK    (ignored)     Block Kit message             application/json
 //
 // The body is rendered once, when the event is accepted, and sent

@@ -11,7 +11,8 @@
 // where the texts T are, in order:
 //   "*Harbor webhook events*"
 //   "*event_type:* <type>"
-//   "*occur_at:* <!date^<unix seconds>^{date} at {time}|February 18th, 2014 at 6:39 AM PST>"
+//   "*occur_at:* <!date^<unix seconds>^{date} at {time}|February 18th, 2014 at
+//   6:39 AM PST>"
 //   "*operator:* <operator>"
 //   "*event_data:*"
 //   "```" + json.MarshalIndent(event_data, "", "\t") + "```"

@@ -15,7 +15,8 @@ namespace {
 void FillRandom(std::array<uint8_t, 16>& bytes) {
   size_t filled = 0;
   while (filled < bytes.size()) {
-    const ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    const ssize_t n =
+        getrandom(bytes.data() + filled, bytes.size() - filled, 0);
     if (n > 0) {
       filled += static_cast<size_t>(n);
     } else if (n < 0 && errno != EINTR) {
@@ -26,7 +27,8 @@ void FillRandom(std::array<uint8_t, 16>& bytes) {
   // getrandom(2) is missing (very old kernels or seccomp filters): fall back
   // to Abseil's generator, which is seeded from the OS entropy source.
   thread_local absl::BitGen gen;
-  for (uint8_t& b : bytes) b = static_cast<uint8_t>(absl::Uniform<uint32_t>(gen));
+  for (uint8_t& b : bytes)
+    b = static_cast<uint8_t>(absl::Uniform<uint32_t>(gen));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // DeriveDefaults() and the event type helpers.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "server/core/event.h"
 #include "server/core/event_validation.h"
@@ -16,7 +16,8 @@ Event Artifact(std::string_view type, std::string tag) {
   Event e;
   e.event_type = std::string(type);
   e.project_id = 1;
-  e.resources.push_back(Resource{kDigest, std::move(tag), "", {}, std::nullopt});
+  e.resources.push_back(
+      Resource{kDigest, std::move(tag), "", {}, std::nullopt});
   e.repository = Repository{std::nullopt, "", "", "library/busybox", "public"};
   return e;
 }
@@ -36,7 +37,8 @@ TEST(DeriveDefaultsTest, ArtifactByTagGetsColonUrlKeepingThePort) {
   Event e = Artifact(kPushArtifact, "1.36");
   DeriveDefaults(e, "http://harbor.dev:8080/");
   EXPECT_EQ(e.resources[0].tag, "1.36");
-  EXPECT_EQ(e.resources[0].resource_url, "harbor.dev:8080/library/busybox:1.36");
+  EXPECT_EQ(e.resources[0].resource_url,
+            "harbor.dev:8080/library/busybox:1.36");
 }
 
 TEST(DeriveDefaultsTest, RepositoryNamesAreDerived) {

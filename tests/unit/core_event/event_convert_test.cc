@@ -3,11 +3,11 @@
 // proto3 JSON for SDKs in other languages.
 #include "server/api/event_convert.h"
 
-#include <string>
-
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/unit/render/event_json.h"
 
@@ -80,7 +80,8 @@ TEST(EventConvertTest, TimesKeepFullRangeAndNanoseconds) {
 
 TEST(EventConvertTest, ValueKindsMapToJsonValues) {
   v1::Event proto;
-  auto* params = proto.mutable_retention()->add_retention_rules()->mutable_params();
+  auto* params =
+      proto.mutable_retention()->add_retention_rules()->mutable_params();
   (*params)["unset"];  // no kind: null
   (*params)["n"].set_number_value(1.5);
   (*params)["l"].mutable_list_value()->add_values()->set_bool_value(true);

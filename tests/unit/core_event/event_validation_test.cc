@@ -1,11 +1,11 @@
 // ValidateEvent(): one test per refusal rule and per limit.
 #include "server/core/event_validation.h"
 
-#include <string>
-#include <vector>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace herald::core {
 namespace {
@@ -39,7 +39,8 @@ Event ScanEvent() {
   e.event_type = std::string(kScanningCompleted);
   ScanReportSummary s;
   s.scan_status = "Success";
-  e.resources[0].scan_overview["application/vnd.security.vulnerability.report; version=1.1"] = s;
+  e.resources[0].scan_overview
+      ["application/vnd.security.vulnerability.report; version=1.1"] = s;
   return e;
 }
 
@@ -131,8 +132,7 @@ TEST(ValidateEventTest, ArtifactEventsNeedRepositoryAndDigests) {
     e = Push();
     e.event_type = std::string(type);
     e.resources.push_back(Resource{});
-    EXPECT_THAT(Fields(e),
-                ::testing::ElementsAre("event.resources[1].digest"))
+    EXPECT_THAT(Fields(e), ::testing::ElementsAre("event.resources[1].digest"))
         << type;
   }
 }
@@ -205,12 +205,11 @@ TEST(ValidateEventTest, StringsMustBeValidUtf8) {
   e.repository->name = "\xed\xa0\x80";
   e.custom_attributes["k\xfe"] = "v";
   e.custom_attributes["k"] = "\xe2\x82";
-  EXPECT_THAT(Fields(e),
-              ::testing::UnorderedElementsAre(
-                  "event.operator", "event.resources[0].tag",
-                  "event.repository.name",
-                  "event.custom_attributes[\"k\xEF\xBF\xBD\"]",
-                  "event.custom_attributes[\"k\"]"));
+  EXPECT_THAT(Fields(e), ::testing::UnorderedElementsAre(
+                             "event.operator", "event.resources[0].tag",
+                             "event.repository.name",
+                             "event.custom_attributes[\"k\xEF\xBF\xBD\"]",
+                             "event.custom_attributes[\"k\"]"));
   for (const FieldViolation& v : ValidateEvent(e)) {
     EXPECT_TRUE(IsValidUtf8(v.field)) << v.field;
     EXPECT_TRUE(IsValidUtf8(v.description)) << v.description;
@@ -231,9 +230,8 @@ TEST(ValidateEventTest, StringLimit) {
 TEST(ValidateEventTest, NestedStringLimits) {
   Event e = RetentionEvent();
   RetentionRule rule;
-  rule.scope_selectors["repository"].push_back(
-      RetentionSelector{"doublestar", "repoMatches",
-                        std::string(kMaxStringBytes + 1, '*'), ""});
+  rule.scope_selectors["repository"].push_back(RetentionSelector{
+      "doublestar", "repoMatches", std::string(kMaxStringBytes + 1, '*'), ""});
   e.retention->retention_rules.push_back(rule);
   EXPECT_THAT(Fields(e),
               ::testing::ElementsAre("event.retention.retention_rules[0]."
@@ -243,19 +241,20 @@ TEST(ValidateEventTest, NestedStringLimits) {
 
 TEST(ValidateEventTest, CustomAttributeValuesMayBeLonger) {
   Event e = Quota();
-  e.custom_attributes["Details"] = std::string(kMaxCustomAttributeValueBytes, 'x');
+  e.custom_attributes["Details"] =
+      std::string(kMaxCustomAttributeValueBytes, 'x');
   EXPECT_THAT(ValidateEvent(e), IsEmpty());
   e.custom_attributes["Details"] += 'x';
-  EXPECT_THAT(Fields(e), ::testing::ElementsAre(
-                             "event.custom_attributes[\"Details\"]"));
+  EXPECT_THAT(Fields(e),
+              ::testing::ElementsAre("event.custom_attributes[\"Details\"]"));
   e = Quota();
   e.custom_attributes[std::string(kMaxStringBytes + 1, 'k')] = "v";
   ASSERT_THAT(ValidateEvent(e), SizeIs(1));
   e = Quota();
   e.custom_attributes[""] = "v";
   EXPECT_THAT(ValidateEvent(e),
-              ::testing::ElementsAre(Field(&FieldViolation::description,
-                                           "the key is empty")));
+              ::testing::ElementsAre(
+                  Field(&FieldViolation::description, "the key is empty")));
 }
 
 TEST(ValidateEventTest, RepeatedFieldLimits) {
@@ -293,9 +292,10 @@ TEST(ValidateEventTest, RepeatedFieldLimits) {
   for (size_t i = 0; i <= kMaxRuleParams; ++i) {
     rule.params["p" + std::to_string(i)] = JsonValue::Number(1);
   }
-  EXPECT_THAT(Fields(e), ::testing::ElementsAre(
-                             "event.retention.retention_rules[0].params",
-                             "event.retention.retention_rules[0].tag_selectors"));
+  EXPECT_THAT(Fields(e),
+              ::testing::ElementsAre(
+                  "event.retention.retention_rules[0].params",
+                  "event.retention.retention_rules[0].tag_selectors"));
 
   e = ScanEvent();
   for (size_t i = 0; i <= kMaxScanReports; ++i) {
@@ -335,12 +335,11 @@ TEST(ValidateEventTest, NumbersAndDurations) {
   const std::string base =
       "event.resources[0].scan_overview[\"application/vnd.security."
       "vulnerability.report; version=1.1\"]";
-  EXPECT_THAT(Fields(e),
-              ::testing::ElementsAre(
-                  base + ".duration", base + ".summary.total",
-                  base + ".summary.fixable",
-                  base + ".summary.severity_counts[\"High\"]",
-                  base + ".complete_percent"));
+  EXPECT_THAT(Fields(e), ::testing::ElementsAre(
+                             base + ".duration", base + ".summary.total",
+                             base + ".summary.fixable",
+                             base + ".summary.severity_counts[\"High\"]",
+                             base + ".complete_percent"));
   e = RetentionEvent();
   e.retention->total = -1;
   e.retention->retained = -1;
@@ -361,7 +360,8 @@ TEST(ValidateEventTest, TimesMustBeWithinYears1To9999) {
                                  absl::UTCTimeZone());
   EXPECT_THAT(ValidateEvent(e), IsEmpty());
   e.repository->create_time = absl::InfinitePast();
-  EXPECT_THAT(Fields(e), ::testing::ElementsAre("event.repository.create_time"));
+  EXPECT_THAT(Fields(e),
+              ::testing::ElementsAre("event.repository.create_time"));
 }
 
 TEST(ValidateEventTest, RetentionParameterValues) {
@@ -383,14 +383,14 @@ TEST(ValidateEventTest, RetentionParameterValues) {
   wide.array_items.assign(kMaxJsonValues, JsonValue::Null());
   rule.params["wide"] = wide;
   const std::string p = "event.retention.retention_rules[0].params";
-  EXPECT_THAT(Fields(e), ::testing::ElementsAre(
-                             p + "[\"bad\"]",
-                             p + "[\"deep\"][0][0][0][0][0][0][0][0][0][0][0]"
-                                 "[0][0][0][0][0]",
-                             p + "[\"inf\"]", p + "[\"nan\"]",
-                             p + "[\"wide\"][999]"));
-  e.retention->retention_rules[0].params = {
-      {"ok", JsonValue::Number(10)}, {"s", JsonValue::String("x")}};
+  EXPECT_THAT(Fields(e),
+              ::testing::ElementsAre(
+                  p + "[\"bad\"]",
+                  p + "[\"deep\"][0][0][0][0][0][0][0][0][0][0][0]"
+                      "[0][0][0][0][0]",
+                  p + "[\"inf\"]", p + "[\"nan\"]", p + "[\"wide\"][999]"));
+  e.retention->retention_rules[0].params = {{"ok", JsonValue::Number(10)},
+                                            {"s", JsonValue::String("x")}};
   EXPECT_THAT(ValidateEvent(e), IsEmpty());
 }
 

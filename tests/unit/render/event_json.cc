@@ -1,12 +1,12 @@
 #include "tests/unit/render/event_json.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <gtest/gtest.h>
 
 #include "absl/time/time.h"
 
@@ -145,11 +145,10 @@ core::Resource Resource(const json& j) {
     o.start_time = OptTime(s, "start_time");
     o.end_time = OptTime(s, "end_time");
     if (s.contains("duration")) o.duration = Duration(s["duration"]);
-    for (auto [key, field] :
-         {std::pair{"sbom_repository", &o.sbom_repository},
-          std::pair{"sbom_digest", &o.sbom_digest},
-          std::pair{"scan_status", &o.scan_status},
-          std::pair{"report_id", &o.report_id}}) {
+    for (auto [key, field] : {std::pair{"sbom_repository", &o.sbom_repository},
+                              std::pair{"sbom_digest", &o.sbom_digest},
+                              std::pair{"scan_status", &o.scan_status},
+                              std::pair{"report_id", &o.report_id}}) {
       if (s.contains(key)) *field = s[key].get<std::string>();
     }
     if (s.contains("scanner")) o.scanner = Scanner(s["scanner"]);
@@ -204,10 +203,9 @@ core::Event EventFromJson(const nlohmann::json& j) {
   }
   if (j.contains("repository")) {
     const json& r = j["repository"];
-    e.repository = core::Repository{OptTime(r, "create_time"), Str(r, "name"),
-                                    Str(r, "namespace"),
-                                    Str(r, "repo_full_name"),
-                                    Str(r, "repo_type")};
+    e.repository = core::Repository{
+        OptTime(r, "create_time"), Str(r, "name"), Str(r, "namespace"),
+        Str(r, "repo_full_name"), Str(r, "repo_type")};
   }
   if (j.contains("replication")) {
     const json& r = j["replication"];
@@ -255,8 +253,9 @@ core::Event EventFromJson(const nlohmann::json& j) {
         if (pr.contains("scope_selectors")) {
           for (const auto& [kind, list] : pr["scope_selectors"].items()) {
             rule.scope_selectors[kind] =
-                list.contains("selectors") ? Selectors(list["selectors"])
-                                           : std::vector<core::RetentionSelector>{};
+                list.contains("selectors")
+                    ? Selectors(list["selectors"])
+                    : std::vector<core::RetentionSelector>{};
           }
         }
       }

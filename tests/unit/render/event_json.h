@@ -8,10 +8,9 @@
 #ifndef HERALD_TESTS_UNIT_RENDER_EVENT_JSON_H_
 #define HERALD_TESTS_UNIT_RENDER_EVENT_JSON_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "server/core/event.h"
 

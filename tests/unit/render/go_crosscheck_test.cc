@@ -4,13 +4,12 @@
 // the output to equal the checked-in files that vectors_test.cc and
 // json_writer_test.cc compare herald's renderers against. Skipped, with the
 // reason, when no Go toolchain is installed.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tests/unit/render/event_json.h"
 
@@ -32,7 +31,8 @@ std::string FindGo() {
     if (end == std::string::npos) end = dirs.size();
     const fs::path candidate = fs::path(dirs.substr(start, end - start)) / "go";
     std::error_code ec;
-    if (!candidate.parent_path().empty() && fs::is_regular_file(candidate, ec)) {
+    if (!candidate.parent_path().empty() &&
+        fs::is_regular_file(candidate, ec)) {
       return candidate.string();
     }
     start = end + 1;
@@ -92,7 +92,8 @@ class GoCrossCheck : public ::testing::Test {
     }
     ASSERT_TRUE(build_ok_) << "go build of tests/vectors/gojson failed:\n"
                            << *build_log_;
-    ASSERT_TRUE(run_ok_) << "gojson failed:\n" << ReadFile(*out_ + "/build.log");
+    ASSERT_TRUE(run_ok_) << "gojson failed:\n"
+                         << ReadFile(*out_ + "/build.log");
   }
 
   static std::string* go_;

@@ -4,10 +4,10 @@
 // Go (go_crosscheck_test.cc regenerates it).
 #include "server/render/json_writer.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/strings/escaping.h"
 #include "tests/unit/render/event_json.h"
@@ -58,15 +58,18 @@ TEST(JsonStringTest, OtherUnicodePassesThroughRaw) {
 
 TEST(JsonStringTest, EachInvalidByteBecomesReplacementEscape) {
   EXPECT_EQ(Go("a\xffz"), R"("a\ufffdz")");
-  EXPECT_EQ(Go("\xc0\x80"), R"("\ufffd\ufffd")");          // overlong NUL
+  EXPECT_EQ(Go("\xc0\x80"), R"("\ufffd\ufffd")");            // overlong NUL
   EXPECT_EQ(Go("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // surrogate
   EXPECT_EQ(Go("\xe2\x82"), R"("\ufffd\ufffd")");            // truncated
-  EXPECT_EQ(Go("\xe2\x82" "A"), R"("\ufffd\ufffdA")");
+  EXPECT_EQ(Go("\xe2\x82"
+               "A"),
+            R"("\ufffd\ufffdA")");
   EXPECT_EQ(Go("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");
 }
 
 TEST(JsonStringTest, CloudEventsAttributesUseHexForBackspaceAndFormFeed) {
-  EXPECT_EQ(Attr("\b\f\n<&>\u2028"), R"("\u0008\u000c\n\u003c\u0026\u003e\u2028")");
+  EXPECT_EQ(Attr("\b\f\n<&>\u2028"),
+            R"("\u0008\u000c\n\u003c\u0026\u003e\u2028")");
 }
 
 // Raw strings (invalid UTF-8 included) against Go's own output.
@@ -82,7 +85,8 @@ TEST(JsonStringTest, MatchesGoForRawStrings) {
     const auto& want = expected["results"][i];
     std::string raw, go, attr;
     ASSERT_TRUE(absl::Base64Unescape(in["base64"].get<std::string>(), &raw));
-    ASSERT_TRUE(absl::Base64Unescape(want["go_base64"].get<std::string>(), &go));
+    ASSERT_TRUE(
+        absl::Base64Unescape(want["go_base64"].get<std::string>(), &go));
     ASSERT_TRUE(absl::Base64Unescape(
         want["cloudevents_attribute_base64"].get<std::string>(), &attr));
     EXPECT_EQ(Go(raw), go) << in["name"];
@@ -144,8 +148,14 @@ TEST(JsonWriterTest, IndentLayoutMatchesMarshalIndentWithTabs) {
   JsonWriter w(JsonWriter::Layout::kIndentTabs);
   w.BeginObject();
   w.Key("a").Int(1);
-  w.Key("b").BeginArray().BeginObject().Key("c").String("d").EndObject()
-      .Int(2).EndArray();
+  w.Key("b")
+      .BeginArray()
+      .BeginObject()
+      .Key("c")
+      .String("d")
+      .EndObject()
+      .Int(2)
+      .EndArray();
   w.Key("e").BeginObject().EndObject();
   w.Key("f").BeginArray().EndArray();
   w.EndObject();

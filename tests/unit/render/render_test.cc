@@ -2,12 +2,12 @@
 // NewUuidV4().
 #include "server/render/render.h"
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server/core/event_validation.h"
 #include "server/render/uuid.h"
@@ -23,8 +23,8 @@ class RenderTest : public ::testing::Test {
  protected:
   core::Event event_ = herald::testing::EventFromJson(
       herald::testing::ReadCase("doc_pull_artifact")["event"]);
-  CloudEventsContext ce_ =
-      CloudEventsContext::For(event_, 15, "718eab63-2efa-4f88-8c27-8bcacc34929b");
+  CloudEventsContext ce_ = CloudEventsContext::For(
+      event_, 15, "718eab63-2efa-4f88-8c27-8bcacc34929b");
   std::string Vector(const std::string& format) {
     return herald::testing::ReadFile(herald::testing::VectorsDir() +
                                      "/cases/doc_pull_artifact." + format +
@@ -82,14 +82,16 @@ TEST_F(RenderTest, CloudEventsNeedsAKnownTypeAndAnId) {
             absl::StatusCode::kInvalidArgument);
   CloudEventsContext no_id = ce_;
   no_id.id.clear();
-  EXPECT_EQ(Render(event_, TargetType::kHttp, PayloadFormat::kCloudEvents, no_id)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Render(event_, TargetType::kHttp, PayloadFormat::kCloudEvents, no_id)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RenderTest, CloudEventsTimeIsWholeSecondsUtc) {
-  event_.occur_time = absl::FromUnixSeconds(1680502372) + absl::Milliseconds(999);
+  event_.occur_time =
+      absl::FromUnixSeconds(1680502372) + absl::Milliseconds(999);
   auto p = Render(event_, TargetType::kHttp, PayloadFormat::kCloudEvents, ce_);
   ASSERT_TRUE(p.ok());
   const auto j = nlohmann::json::parse(p->body);
@@ -111,11 +113,12 @@ TEST_F(RenderTest, CloudEventsSourceUsesTheContext) {
 // Anything that validates renders, for every target and format.
 TEST_F(RenderTest, EveryValidCaseRendersEverywhere) {
   for (const std::string& name : herald::testing::CaseNames()) {
-    core::Event e =
-        herald::testing::EventFromJson(herald::testing::ReadCase(name)["event"]);
+    core::Event e = herald::testing::EventFromJson(
+        herald::testing::ReadCase(name)["event"]);
     if (!core::ValidateEvent(e).empty()) continue;
     for (auto type : {TargetType::kHttp, TargetType::kSlack}) {
-      for (auto format : {PayloadFormat::kDefault, PayloadFormat::kCloudEvents}) {
+      for (auto format :
+           {PayloadFormat::kDefault, PayloadFormat::kCloudEvents}) {
         auto p = Render(e, type, format, ce_);
         ASSERT_TRUE(p.ok()) << name << ": " << p.status();
         EXPECT_TRUE(nlohmann::json::accept(p->body)) << name;

@@ -1,13 +1,12 @@
 // Slack bodies: valid JSON, Harbor's section texts, robust against hostile
 // values.
-#include "server/render/slack_renderer.h"
+#include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "server/render/default_renderer.h"
+#include "server/render/slack_renderer.h"
 #include "tests/unit/render/event_json.h"
 
 namespace herald::render {
@@ -46,30 +45,33 @@ TEST(SlackTest, SectionsCarryHarborsTexts) {
             "2014 at 6:39 AM PST>");
   EXPECT_EQ(texts[3], "*operator:* harbor-jobservice");
   EXPECT_EQ(texts[4], "*event_data:*");
-  EXPECT_EQ(texts[5],
-            "```{\n"
-            "\t\"resources\": [\n"
-            "\t\t{\n"
-            "\t\t\t\"digest\": \"sha256:2bb501e6173d9d006e56de5bce2720eb06396803300fe1687b58a7ff32bf4c14\",\n"
-            "\t\t\t\"tag\": \"3.8\",\n"
-            "\t\t\t\"resource_url\": \"localhost/harbor/alpine:3.8\"\n"
-            "\t\t}\n"
-            "\t],\n"
-            "\t\"repository\": {\n"
-            "\t\t\"date_created\": 1680501893,\n"
-            "\t\t\"name\": \"alpine\",\n"
-            "\t\t\"namespace\": \"harbor\",\n"
-            "\t\t\"repo_full_name\": \"harbor/alpine\",\n"
-            "\t\t\"repo_type\": \"private\"\n"
-            "\t}\n"
-            "}```");
+  EXPECT_EQ(
+      texts[5],
+      "```{\n"
+      "\t\"resources\": [\n"
+      "\t\t{\n"
+      "\t\t\t\"digest\": "
+      "\"sha256:"
+      "2bb501e6173d9d006e56de5bce2720eb06396803300fe1687b58a7ff32bf4c14\",\n"
+      "\t\t\t\"tag\": \"3.8\",\n"
+      "\t\t\t\"resource_url\": \"localhost/harbor/alpine:3.8\"\n"
+      "\t\t}\n"
+      "\t],\n"
+      "\t\"repository\": {\n"
+      "\t\t\"date_created\": 1680501893,\n"
+      "\t\t\"name\": \"alpine\",\n"
+      "\t\t\"namespace\": \"harbor\",\n"
+      "\t\t\"repo_full_name\": \"harbor/alpine\",\n"
+      "\t\t\"repo_type\": \"private\"\n"
+      "\t}\n"
+      "}```");
   EXPECT_EQ(SlackTexts(event).value(), texts);
 }
 
 TEST(SlackTest, EventDataTextIsTheDefaultEventDataIndented) {
   for (const std::string& name : herald::testing::CaseNames()) {
-    const core::Event event =
-        herald::testing::EventFromJson(herald::testing::ReadCase(name)["event"]);
+    const core::Event event = herald::testing::EventFromJson(
+        herald::testing::ReadCase(name)["event"]);
     const std::vector<std::string> texts = TextsOf(RenderSlack(event).value());
     ASSERT_EQ(texts.size(), 6u) << name;
     const std::string& data = texts[5];

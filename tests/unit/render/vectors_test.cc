@@ -3,12 +3,12 @@
 // and the CloudEvents Go SDK (go_crosscheck_test.cc re-runs it); the cases
 // taken from Harbor's documentation equal the documented payloads; and the
 // exact bytes quoted from Harbor's own tests are reproduced byte for byte.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server/render/cloudevents_renderer.h"
 #include "server/render/default_renderer.h"
@@ -90,10 +90,9 @@ std::vector<std::string> DocCaseNames() {
 TEST_P(HarborDocTest, EqualsHarborDocumentation) {
   const json& doc = c_["harbor_doc"];
   if (doc.contains("default")) {
-    const json expected =
-        json::parse(ReadFile(VectorsDir() + "/" + doc["default"].get<std::string>()));
-    const json actual =
-        WithoutIgnored(json::parse(*RenderDefault(event_)), c_);
+    const json expected = json::parse(
+        ReadFile(VectorsDir() + "/" + doc["default"].get<std::string>()));
+    const json actual = WithoutIgnored(json::parse(*RenderDefault(event_)), c_);
     EXPECT_EQ(actual, expected) << "rendered: " << actual.dump(2);
   }
   if (doc.contains("cloudevents")) {
@@ -105,9 +104,9 @@ TEST_P(HarborDocTest, EqualsHarborDocumentation) {
   }
   // The exact bytes quoted in harbor-behaviour.md 3.2 and 3.3.
   if (doc.contains("default_exact")) {
-    EXPECT_EQ(*RenderDefault(event_),
-              ReadFile(VectorsDir() + "/" +
-                       doc["default_exact"].get<std::string>()));
+    EXPECT_EQ(
+        *RenderDefault(event_),
+        ReadFile(VectorsDir() + "/" + doc["default_exact"].get<std::string>()));
   }
   if (doc.contains("cloudevents_exact")) {
     EXPECT_EQ(*RenderCloudEvents(event_, context_),
@@ -147,8 +146,8 @@ std::string CaseName(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, VectorTest,
-                         ::testing::ValuesIn(CaseNames()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Cases, VectorTest, ::testing::ValuesIn(CaseNames()),
+                         CaseName);
 INSTANTIATE_TEST_SUITE_P(Cases, HarborDocTest,
                          ::testing::ValuesIn(DocCaseNames()), CaseName);
 
