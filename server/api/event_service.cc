@@ -61,26 +61,28 @@ class PublishStream final
     auto slot = std::make_shared<Slot>();
     slot->request_id = request_.request_id();
     v1::Event event = std::move(*request_.mutable_event());
-    bool read_more;
+    bool read_more, start_drain;
     {
+      // One critical section: once reading_ is false, OnWriteDone may start
+      // the next read, whose OnReadDone must queue behind this event.
       absl::MutexLock lock(&mu_);
       slot->sequence = ++last_sequence_;
       pending_.push_back(slot);
+      inbound_.emplace_back(slot, std::move(event));
+      start_drain = !draining_;
+      draining_ = true;
       read_more = pending_.size() < EventServiceImpl::kMaxPendingPerStream;
       reading_ = read_more;
     }
-    Hold();
-    bool queued = services_.executor->Submit(
-        [this, slot, event = std::move(event)]() mutable {
-          PublishOne(services_, publisher_, caller_, event, slot->request_id,
-                     [this, slot](absl::StatusOr<v1::EventAck> ack) {
-                       Complete(*slot, std::move(ack));
-                       Release();
-                     });
-        });
-    if (!queued) {
-      Complete(*slot, ShuttingDownError());
-      Release();
+    if (start_drain) {
+      Hold();
+      if (!services_.executor->Submit([this] {
+            Drain();
+            Release();
+          })) {
+        Drain(ShuttingDownError());
+        Release();
+      }
     }
     if (read_more) StartRead(&request_);
   }
@@ -141,6 +143,38 @@ class PublishStream final
       reading_ = true;
     }
     StartRead(&request_);
+  }
+
+  // Publishes the stream's events one after another, on one executor
+  // thread at a time, so their commits are queued in stream order (event ids
+  // increase in publish order). Commits themselves complete asynchronously
+  // and are group-committed with other streams'. With `refusal`, answers
+  // every queued event with it instead.
+  void Drain(absl::Status refusal = absl::OkStatus()) {
+    while (true) {
+      std::shared_ptr<Slot> slot;
+      v1::Event event;
+      {
+        absl::MutexLock lock(&mu_);
+        if (inbound_.empty()) {
+          draining_ = false;
+          return;
+        }
+        slot = std::move(inbound_.front().first);
+        event = std::move(inbound_.front().second);
+        inbound_.pop_front();
+      }
+      if (!refusal.ok()) {
+        Complete(*slot, refusal);
+        continue;
+      }
+      Hold();
+      PublishOne(services_, publisher_, caller_, event, slot->request_id,
+                 [this, slot](absl::StatusOr<v1::EventAck> ack) {
+                   Complete(*slot, std::move(ack));
+                   Release();
+                 });
+    }
   }
 
   void Complete(Slot& slot, absl::StatusOr<v1::EventAck> ack) {
@@ -214,7 +248,12 @@ class PublishStream final
   v1::PublishEventsResponse response_;  // owned by the write in flight
 
   absl::Mutex mu_;
+  // Every event read and not yet acknowledged, in stream order.
   std::deque<std::shared_ptr<Slot>> pending_ ABSL_GUARDED_BY(mu_);
+  // Events read and not yet handed to the publisher.
+  std::deque<std::pair<std::shared_ptr<Slot>, v1::Event>> inbound_
+      ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;  // a Drain() is scheduled
   int64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;

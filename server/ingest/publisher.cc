@@ -1,6 +1,7 @@
 #include "server/ingest/publisher.h"
 
 #include "server/core/event_validation.h"
+#include "server/core/errors.h"
 #include "server/core/status_macros.h"
 #include "server/render/render.h"
 #include "server/render/uuid.h"
@@ -31,6 +32,13 @@ core::MatchInput MatchInputOf(const core::Event& event) {
   return input;
 }
 
+// INVALID_ARGUMENT with a field violation per problem.
+absl::Status Validate(const core::Event& event) {
+  std::vector<core::FieldViolation> violations = core::ValidateEvent(event);
+  if (violations.empty()) return absl::OkStatus();
+  return core::InvalidFieldsError(violations);
+}
+
 int MaxAttempts(const core::Policy& policy, const core::Settings& settings) {
   return policy.retry_policy.max_attempts > 0
              ? policy.retry_policy.max_attempts
@@ -44,7 +52,7 @@ absl::StatusOr<store::NewEvent> Publisher::Prepare(
   core::Event& event = request.event;
   const absl::Time now = clock_->Now();
   core::DeriveDefaults(event, registry_endpoint_, now);
-  HERALD_RETURN_IF_ERROR(core::CheckEvent(event));
+  HERALD_RETURN_IF_ERROR(Validate(event));
   // The CloudEvents requestid: the producer's, else the idempotency key,
   // else a fresh id (Harbor generates one when the client sent none).
   if (event.request_id.empty()) {
@@ -100,7 +108,7 @@ void Publisher::Publish(PublishRequest request, PublishCallback done) {
   if (!(*snapshot)->settings.notification_enable) {
     // Harbor's global switch: acknowledged, nothing created.
     core::DeriveDefaults(request.event, registry_endpoint_, clock_->Now());
-    if (absl::Status valid = core::CheckEvent(request.event); !valid.ok()) {
+    if (absl::Status valid = Validate(request.event); !valid.ok()) {
       std::move(done)(valid);
       return;
     }
