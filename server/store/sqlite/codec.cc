@@ -68,25 +68,101 @@ core::BackoffKind ParseBackoff(absl::string_view s) {
   return core::BackoffKind::kUnspecified;
 }
 
-json TargetJson(const core::Target& t) {
-  json headers = json::array();
-  for (const core::Header& h : t.headers) {
-    headers.push_back({{"name", h.name}, {"value", h.value}});
+// Appends `s` as a JSON string. Returns false (leaving `out` partly
+// written) when `s` is not valid UTF-8, which JSON cannot carry and the
+// decoder would reject.
+bool AppendJsonString(std::string& out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+        out.push_back(static_cast<char>(c));
+      } else if (c < 0x20) {
+        out.append("\\u00");
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: reject overlong forms, surrogates and code
+    // points above U+10FFFF (RFC 3629).
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    out.append(s.data() + i, len);
+    i += len;
   }
-  return {
-      {"type", TargetTypeName(t.type)},
-      {"address", t.address},
-      {"auth_header", t.auth_header},
-      {"skip_cert_verify", t.skip_cert_verify},
-      {"payload_format", FormatName(t.payload_format)},
-      {"signing_secret", t.signing_secret},
-      {"previous_signing_secret", t.previous_signing_secret},
-      {"previous_secret_expire_time_us",
-       TimeToMicros(t.previous_secret_expire_time)},
-      {"headers", std::move(headers)},
-      {"follow_redirects", t.follow_redirects},
-      {"ca_bundle_pem", t.ca_bundle_pem},
+  out.push_back('"');
+  return true;
+}
+
+// Writes the target object directly (no DOM): it is encoded once per
+// delivery on the publish path. DecodeTarget reads it with nlohmann.
+bool AppendTarget(std::string& out, const core::Target& t) {
+  bool ok = true;
+  auto field = [&](absl::string_view key, absl::string_view value) {
+    out.push_back(',');
+    out.append("\"").append(key.data(), key.size()).append("\":");
+    ok = AppendJsonString(out, value) && ok;
   };
+  auto flag = [&](absl::string_view key, bool value) {
+    out.append(",\"").append(key.data(), key.size()).append("\":");
+    out.append(value ? "true" : "false");
+  };
+  out.append("{\"type\":");
+  AppendJsonString(out, TargetTypeName(t.type));
+  field("address", t.address);
+  field("auth_header", t.auth_header);
+  flag("skip_cert_verify", t.skip_cert_verify);
+  field("payload_format", FormatName(t.payload_format));
+  field("signing_secret", t.signing_secret);
+  field("previous_signing_secret", t.previous_signing_secret);
+  out.append(",\"previous_secret_expire_time_us\":");
+  out.append(std::to_string(TimeToMicros(t.previous_secret_expire_time)));
+  out.append(",\"headers\":[");
+  for (size_t i = 0; i < t.headers.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append("{\"name\":");
+    ok = AppendJsonString(out, t.headers[i].name) && ok;
+    out.append(",\"value\":");
+    ok = AppendJsonString(out, t.headers[i].value) && ok;
+    out.push_back('}');
+  }
+  out.push_back(']');
+  flag("follow_redirects", t.follow_redirects);
+  field("ca_bundle_pem", t.ca_bundle_pem);
+  out.push_back('}');
+  return ok;
+}
+
+absl::Status NotUtf8(absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " contains text that is not valid UTF-8"));
 }
 
 core::Target TargetFrom(const json& j) {
@@ -120,7 +196,10 @@ std::vector<std::string> Strings(const json& j, const char* key) {
 }  // namespace
 
 absl::StatusOr<std::string> EncodeTarget(const core::Target& target) {
-  return Dump(TargetJson(target), "the target");
+  std::string out;
+  out.reserve(256 + target.address.size() + target.ca_bundle_pem.size());
+  if (!AppendTarget(out, target)) return NotUtf8("the target");
+  return out;
 }
 
 absl::StatusOr<core::Target> DecodeTarget(absl::string_view text) {
@@ -129,9 +208,13 @@ absl::StatusOr<core::Target> DecodeTarget(absl::string_view text) {
 
 absl::StatusOr<std::string> EncodeTargets(
     const std::vector<core::Target>& targets) {
-  json a = json::array();
-  for (const core::Target& t : targets) a.push_back(TargetJson(t));
-  return Dump(a, "a target");
+  std::string out = "[";
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    if (!AppendTarget(out, targets[i])) return NotUtf8("a target");
+  }
+  out.push_back(']');
+  return out;
 }
 
 absl::StatusOr<std::vector<core::Target>> DecodeTargets(absl::string_view text) {

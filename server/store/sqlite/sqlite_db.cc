@@ -97,6 +97,22 @@ Statement& Statement::BindBlob(int index, absl::string_view bytes) {
   return *this;
 }
 
+Statement& Statement::BindNoCopy(int index, absl::string_view text) {
+  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(),
+                               SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Statement& Statement::BindBlobNoCopy(int index, absl::string_view bytes) {
+  static const char kEmpty = 0;
+  int rc = sqlite3_bind_blob64(stmt_, index,
+                               bytes.empty() ? &kEmpty : bytes.data(),
+                               bytes.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
 Statement& Statement::BindNull(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
@@ -146,6 +162,14 @@ bool Statement::IsNull(int col) const {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& path, const OpenOptions& options) {
+  // SQLite's memory statistics take a process-wide mutex on every
+  // allocation; we never read them. This only works before SQLite is
+  // initialised in the process; if someone was first it fails harmlessly.
+  static const bool kConfigured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)kConfigured;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create) flags |= SQLITE_OPEN_CREATE;
   sqlite3* db = nullptr;
@@ -182,7 +206,7 @@ absl::Status Connection::Exec(absl::string_view sql) {
 }
 
 absl::StatusOr<Statement> Connection::Prepare(absl::string_view sql) {
-  auto it = cache_.find(std::string(sql));
+  auto it = cache_.find(sql);
   if (it != cache_.end() && !it->second.lent) {
     it->second.lent = true;
     return Statement(db_, it->second.stmt, &it->second);
@@ -197,7 +221,7 @@ absl::StatusOr<Statement> Connection::Prepare(absl::string_view sql) {
                         db_);
   }
   if (!cache) return Statement(db_, stmt, nullptr);
-  internal::StatementSlot& slot = cache_[std::string(sql)];
+  internal::StatementSlot& slot = cache_[sql];
   slot.stmt = stmt;
   slot.lent = true;
   return Statement(db_, stmt, &slot);

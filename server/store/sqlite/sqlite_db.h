@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 #include "absl/strings/string_view.h"
-#include <unordered_map>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -82,6 +82,11 @@ class Statement {
     return Bind(index, absl::string_view(text));
   }
   Statement& BindBlob(int index, absl::string_view bytes);
+  // Like Bind/BindBlob without the copy (SQLITE_STATIC): `bytes` must stay
+  // valid and unchanged until this Statement is destroyed. For large values
+  // (payloads) whose owner outlives the statement.
+  Statement& BindNoCopy(int index, absl::string_view text);
+  Statement& BindBlobNoCopy(int index, absl::string_view bytes);
   Statement& BindNull(int index);
 
   // Advances: true when a row is available, false when done.
@@ -146,12 +151,17 @@ class Connection {
 
   absl::Status Error(int rc, absl::string_view context) const;
 
+  // The underlying handle, for hooks the wrapper does not cover
+  // (sqlite3_wal_hook, sqlite3_wal_checkpoint_v2).
+  sqlite3* raw() const { return db_; }
+
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
 
   sqlite3* db_;
   // Node-based: slot addresses stay valid while Statements point at them.
-  std::unordered_map<std::string, internal::StatementSlot> cache_;
+  // Looked up by string_view without building a std::string.
+  absl::node_hash_map<std::string, internal::StatementSlot> cache_;
 };
 
 }  // namespace herald::store::sqlite

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "server/store/sqlite/codec.h"
 #include "server/store/sqlite/migrations.h"
 #include "server/store/sqlite/sqlite_db.h"
@@ -378,6 +379,7 @@ void SqliteStore::WriterLoop() {
     }
     ExecuteBatch(batch);
     batch.clear();
+    MaybeCheckpointOnWriter();
   }
 }
 
@@ -400,6 +402,14 @@ void SqliteStore::ExecuteBatch(std::vector<WriteItem>& batch) {
     }
     for (size_t i = 0; i < batch.size() && txn.ok(); ++i) {
       if (!c.in_transaction()) break;
+      if (!batch[i].savepoint) {
+        results[i] = batch[i].run(c);
+        if (!results[i].ok()) txn = results[i];
+        if (!c.in_transaction() && txn.ok()) {
+          txn = absl::UnavailableError("the write transaction was rolled back");
+        }
+        continue;
+      }
       txn = RunSql(c, "SAVEPOINT item");
       if (!txn.ok()) break;
       results[i] = batch[i].run(c);
@@ -430,6 +440,97 @@ void SqliteStore::ExecuteBatch(std::vector<WriteItem>& batch) {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(txn.ok() ? std::move(results[i]) : txn);
+  }
+}
+
+// Checkpointing, in two parts. The background thread copies the bulk of the
+// WAL back into the database file (with its fsyncs) while commits go on.
+// But the WAL file only starts over, instead of growing with everything
+// ever written, when a write transaction begins while every frame has been
+// copied, and under steady load the background is always a few commits
+// behind. So the writer copies the remainder itself between batches when it
+// is idle (usually a few frames: the bulk is already copied). While the
+// writer wants to checkpoint the background starts no new round, so the
+// writer's PASSIVE attempt (which never waits) succeeds at the latest after
+// the round in progress. If the WAL reaches 8x the threshold, writes are
+// coming faster than checkpoints copy them: the writer then waits for its
+// checkpoint before taking the next batch, which slows committers down
+// (backpressure) instead of letting the WAL grow without bound.
+void SqliteStore::MaybeCheckpointOnWriter() {
+  const int threshold = options_.checkpoint_wal_pages;
+  if (threshold <= 0 || wal_caught_up_ || wal_pages_ < threshold) return;
+  const bool over = wal_pages_ >= 8 * threshold;
+  if (!over) {
+    absl::MutexLock lock(&queue_mu_);
+    if (!queue_.empty()) return;  // busy: leave it to the background
+  }
+  writer_wants_checkpoint_.store(true, std::memory_order_relaxed);
+  const absl::Time give_up = absl::Now() + options_.busy_timeout;
+  while (true) {
+    int wal_frames = 0, copied_frames = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(
+        writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames,
+        &copied_frames);
+    if (rc == SQLITE_OK) {
+      checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      writer_wants_checkpoint_.store(false, std::memory_order_relaxed);
+      // Frames a reader still uses cannot be copied yet; try again after
+      // the next commit.
+      wal_caught_up_ = copied_frames >= wal_frames;
+      return;
+    }
+    if (!over || rc != SQLITE_BUSY || absl::Now() >= give_up) return;
+    absl::SleepFor(absl::Microseconds(200));  // the background round ends
+  }
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (pages < store->wal_pages_) {
+    // The WAL started over: frame numbers restart from 1.
+    store->wal_frames_copied_.store(0, std::memory_order_relaxed);
+  }
+  store->wal_pages_ = pages;
+  store->wal_caught_up_ = false;
+  const int backlog =
+      pages - store->wal_frames_copied_.load(std::memory_order_relaxed);
+  if (backlog >= store->options_.checkpoint_wal_pages) {
+    absl::MutexLock lock(&store->checkpoint_mu_);
+    store->checkpoint_wanted_ = true;
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_mu_.Await(absl::Condition(
+          +[](SqliteStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->checkpoint_mu_) {
+            return s->checkpoint_wanted_ || s->checkpoint_stop_;
+          },
+          this));
+      if (checkpoint_stop_) return;
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE copies what it can without waiting for readers or blocking
+    // the writer. Commits keep appending meanwhile, so repeat (each round
+    // copies only the new frames) until the rest is small enough for the
+    // writer. A failure (SQLITE_BUSY while the writer checkpoints) is
+    // retried on the next request.
+    constexpr int kSmallRest = 64;
+    for (int round = 0; round < 16; ++round) {
+      if (writer_wants_checkpoint_.load(std::memory_order_relaxed)) break;
+      int wal_frames = 0, copied_frames = 0;
+      if (sqlite3_wal_checkpoint_v2(checkpointer_->raw(), nullptr,
+                                    SQLITE_CHECKPOINT_PASSIVE, &wal_frames,
+                                    &copied_frames) != SQLITE_OK) {
+        break;
+      }
+      checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      wal_frames_copied_.store(copied_frames, std::memory_order_relaxed);
+      if (wal_frames - copied_frames <= kSmallRest) break;
+    }
   }
 }
 
@@ -475,6 +576,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError(
         "reader_connections and max_batch_items must be at least 1");
   }
+  if (options.checkpoint_wal_pages < 0) {
+    return absl::InvalidArgumentError(
+        "checkpoint_wal_pages must not be negative");
+  }
   if (options.idempotency_window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("idempotency_window must be positive");
   }
@@ -510,21 +615,39 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
                            Connection::Open(options.path, read));
     readers.push_back(std::move(reader));
   }
+  std::unique_ptr<Connection> checkpointer;
+  if (options.checkpoint_wal_pages > 0) {
+    Connection::OpenOptions ckpt;
+    ckpt.busy_timeout = options.busy_timeout;
+    STORE_ASSIGN_OR_RETURN(checkpointer, Connection::Open(options.path, ckpt));
+    // A connection only learns that the file is in WAL mode when it first
+    // reads it; until then sqlite3_wal_checkpoint_v2 silently does nothing.
+    STORE_RETURN_IF_ERROR(
+        checkpointer->QueryInt("SELECT count(*) FROM sqlite_schema").status());
+  }
   return std::unique_ptr<SqliteStore>(
-      new SqliteStore(options, std::move(writer), std::move(readers)));
+      new SqliteStore(options, std::move(writer), std::move(readers),
+                      std::move(checkpointer)));
 }
 
 SqliteStore::SqliteStore(SqliteOptions options,
                          std::unique_ptr<Connection> writer,
-                         std::vector<std::unique_ptr<Connection>> readers)
+                         std::vector<std::unique_ptr<Connection>> readers,
+                         std::unique_ptr<Connection> checkpointer)
     : options_(std::move(options)),
       clock_(options_.clock ? options_.clock
                             : std::shared_ptr<core::Clock>(
                                   std::shared_ptr<core::Clock>(),
                                   core::RealClock::Default())),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {
+      readers_(std::move(readers)),
+      checkpointer_(std::move(checkpointer)) {
   for (const auto& r : readers_) free_readers_.push_back(r.get());
+  if (checkpointer_ != nullptr) {
+    // Replaces SQLite's auto-checkpoint on the writer.
+    sqlite3_wal_hook(writer_->raw(), &SqliteStore::OnWalCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  }
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -534,6 +657,13 @@ SqliteStore::~SqliteStore() {
     stopping_ = true;
   }
   writer_thread_.join();
+  if (checkpoint_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_thread_.join();
+  }
 }
 
 absl::Time SqliteStore::Now() const {
@@ -923,7 +1053,7 @@ absl::Status CommitEvent(Connection& c, const NewEvent& ev,
         .Bind(4, ev.event.operator_name)
         .Bind(5, TimeToMicros(ev.event.occur_time))
         .Bind(6, now_us)
-        .BindBlob(7, ev.event.data);
+        .BindBlobNoCopy(7, ev.event.data);
     STORE_RETURN_IF_ERROR(s.Run());
   }
   const int64_t event_id = c.last_insert_rowid();
@@ -952,8 +1082,8 @@ absl::Status CommitEvent(Connection& c, const NewEvent& ev,
           .Bind(4, sqlite::Sv(core::VendorTypeName(d.vendor_type)))
           .Bind(5, ev.event.event_type)
           .Bind(6, d.target_index)
-          .Bind(7, targets[j])
-          .BindBlob(8, d.payload)
+          .BindNoCopy(7, targets[j])
+          .BindBlobNoCopy(8, d.payload)
           .Bind(9, d.content_type)
           .Bind(10, d.webhook_id)
           .Bind(11, now_us);
@@ -1039,8 +1169,9 @@ void SqliteStore::CommitEventsAsync(
             STORE_RETURN_IF_ERROR(RunSql(c, "RELEASE event"));
             continue;
           }
-          // A retryable failure fails the whole call (the caller retries
-          // everything); so does one that took the transaction down.
+          // A retryable failure, or one that took the transaction down,
+          // fails the whole batch (see WriteItem::savepoint): the caller
+          // retries everything.
           if (absl::IsUnavailable(s) || !c.in_transaction()) return s;
           STORE_RETURN_IF_ERROR(RunSql(c, "ROLLBACK TO event"));
           STORE_RETURN_IF_ERROR(RunSql(c, "RELEASE event"));
@@ -1055,7 +1186,8 @@ void SqliteStore::CommitEventsAsync(
         } else {
           done(std::move(batch->results));
         }
-      }});
+      },
+      /*savepoint=*/false});
 }
 
 absl::StatusOr<std::vector<CommittedEvent>> SqliteStore::CommitEvents(

@@ -65,6 +65,8 @@
 #include "server/core/clock.h"
 #include "server/store/store.h"
 
+struct sqlite3;
+
 namespace herald::store::sqlite {
 class Connection;
 }  // namespace herald::store::sqlite
@@ -98,6 +100,14 @@ struct SqliteOptions {
   // How long (scope, request_id) keys of CreatePolicy and CommitEvents are
   // remembered.
   absl::Duration idempotency_window = absl::Hours(24);
+
+  // Checkpoints (copying the WAL back into the database file, with fsyncs)
+  // run on a background thread with its own connection once the WAL holds
+  // this many pages, so commits do not wait for them. The writer finishes
+  // the job (the few frames committed since) when it is idle, which lets
+  // the WAL file start over, or at once if the WAL reaches 8x this size.
+  // 0 = SQLite's default: the committing writer checkpoints at 1000 pages.
+  int checkpoint_wal_pages = 1000;
 };
 
 class SqliteStore final : public Store {
@@ -166,6 +176,10 @@ class SqliteStore final : public Store {
   void ResumeWriterForTest();
   // Items submitted and not yet taken by the writer.
   size_t queued_writes_for_test();
+  // Checkpoints completed by the background checkpointer and the writer.
+  int64_t checkpoints_for_test() const {
+    return checkpoints_.load(std::memory_order_relaxed);
+  }
 
  private:
   // One unit of work for the writer. `run` executes inside the batch
@@ -175,13 +189,18 @@ class SqliteStore final : public Store {
   struct WriteItem {
     absl::AnyInvocable<absl::Status(sqlite::Connection&)> run;
     absl::AnyInvocable<void(absl::Status)> done;
+    // False for items that keep their own savepoints and fail only when
+    // the whole transaction must go: then a failure rolls back the batch
+    // and every item of it gets the failure.
+    bool savepoint = true;
   };
 
   class ReaderLease;
 
   SqliteStore(SqliteOptions options,
               std::unique_ptr<sqlite::Connection> writer,
-              std::vector<std::unique_ptr<sqlite::Connection>> readers);
+              std::vector<std::unique_ptr<sqlite::Connection>> readers,
+              std::unique_ptr<sqlite::Connection> checkpointer);
 
   // Now() of the clock, truncated to the stored resolution (microseconds).
   absl::Time Now() const;
@@ -191,6 +210,12 @@ class SqliteStore final : public Store {
   void WriterLoop();
   void ExecuteBatch(std::vector<WriteItem>& batch);
   absl::Status SweepIdempotencyKeys(sqlite::Connection& conn, absl::Time now);
+  // sqlite3_wal_hook of the writer: runs after each commit with the WAL's
+  // size in pages and asks for a checkpoint when it is large.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  void CheckpointLoop();
+  // Between batches: finishes a checkpoint so the WAL can start over.
+  void MaybeCheckpointOnWriter();
   // Runs `fn` as one write item and waits for its result.
   template <typename T, typename Fn>
   absl::StatusOr<T> Write(Fn fn);
@@ -210,6 +235,10 @@ class SqliteStore final : public Store {
   // Used only by writer_thread_ (and by Submit calls made on that thread).
   const std::unique_ptr<sqlite::Connection> writer_;
   absl::Time next_key_sweep_ = absl::InfinitePast();  // writer thread only
+  // WAL size after the last commit, and whether the writer has copied all
+  // of it back since. Writer thread only.
+  int wal_pages_ = 0;
+  bool wal_caught_up_ = true;
   std::atomic<int64_t> transactions_committed_{0};
 
   absl::Mutex queue_mu_;
@@ -223,7 +252,22 @@ class SqliteStore final : public Store {
   absl::Mutex readers_mu_;
   std::vector<sqlite::Connection*> free_readers_ ABSL_GUARDED_BY(readers_mu_);
 
-  std::thread writer_thread_;  // last: started once everything else exists
+  // Background checkpoints. `checkpointer_` is used only by
+  // checkpoint_thread_ (null when checkpoint_wal_pages is 0).
+  const std::unique_ptr<sqlite::Connection> checkpointer_;
+  absl::Mutex checkpoint_mu_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stop_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::atomic<int64_t> checkpoints_{0};
+  // Frames of the current WAL the background checkpointer has copied back.
+  std::atomic<int> wal_frames_copied_{0};
+  // Set while the writer waits for its turn to checkpoint: the background
+  // starts no new round.
+  std::atomic<bool> writer_wants_checkpoint_{false};
+
+  // Last: started once everything else exists.
+  std::thread checkpoint_thread_;
+  std::thread writer_thread_;
 };
 
 }  // namespace herald::store
