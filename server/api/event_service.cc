@@ -3,6 +3,8 @@
 #include <deque>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
+
 #include "server/api/event_convert.h"
 #include "server/auth/permissions.h"
 #include "server/core/status_macros.h"
@@ -11,6 +13,8 @@ namespace herald::api {
 namespace {
 
 constexpr size_t kMaxRequestIdBytes = 128;
+// A whole event, as encoded on the wire.
+constexpr size_t kMaxEventBytes = 1 << 20;
 
 v1::EventAck AckToProto(const ingest::PublishResult& result) {
   v1::EventAck ack;
@@ -285,6 +289,11 @@ void PublishOne(
   }
   if (request_id.size() > kMaxRequestIdBytes) {
     return refuse(core::InvalidFieldError("request_id", "at most 128 bytes"));
+  }
+  if (event.ByteSizeLong() > kMaxEventBytes) {
+    return refuse(core::InvalidFieldError(
+        "event", absl::StrCat("is ", event.ByteSizeLong(),
+                              " bytes encoded; at most 1 MiB (1048576)")));
   }
   ingest::PublishRequest request;
   request.event = EventFromProto(event);

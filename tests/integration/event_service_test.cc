@@ -270,6 +270,11 @@ TEST_F(EventServiceTest, InvalidEventsAreRefusedNamingTheField) {
       {[](v1::Event* e) { e->set_event_type("QUOTA_EXCEED"); },
        "event.custom_attributes"},
   };
+  cases.push_back({[](v1::Event* e) {
+                      (*e->mutable_custom_attributes())["big"] =
+                          std::string(1100000, 'x');
+                    },
+                    "event"});
   for (const Case& c : cases) {
     v1::Event e = PushEvent(1);
     c.mutate(&e);
