@@ -1,0 +1,249 @@
+// Throughput probe for CurlSender (not a timed assertion): sends N requests
+// with a fixed number in flight to a fast local receiver and prints
+// requests/s. The next request is sent from the completion callback, the
+// way the dispatcher refills its window.
+//
+//   sender_throughput [--requests=20000] [--in_flight=64] [--body_bytes=400]
+//                     [--no_nginx]
+//
+// Receivers: the in-process TestReceiver (one thread per connection) and,
+// when /usr/sbin/nginx exists (Debian's nginx-light), an nginx worker
+// answering "return 204" - closer to a real receiver and not competing
+// for the probe's own locks. Exits non-zero if any request failed.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "server/delivery/curl_sender.h"
+#include "tests/receivers/test_receiver.h"
+
+namespace herald::delivery {
+namespace {
+
+struct Config {
+  int requests = 20000;
+  int in_flight = 64;
+  int body_bytes = 400;
+  bool nginx = true;
+};
+
+struct Outcome {
+  int ok = 0;
+  int failed = 0;
+  absl::Duration took;
+  int64_t connections = 0;
+  std::string first_error;
+};
+
+class Driver {
+ public:
+  Driver(HttpSender& sender, std::string url, const Config& config)
+      : sender_(sender), url_(std::move(url)), config_(config),
+        body_(static_cast<size_t>(config.body_bytes), 'x') {}
+
+  Outcome Run() {
+    const absl::Time start = absl::Now();
+    const int window = std::min(config_.in_flight, config_.requests);
+    sent_ = window;
+    for (int i = 0; i < window; ++i) SendOne();
+    all_done_.WaitForNotification();
+    Outcome out;
+    out.took = absl::Now() - start;
+    out.ok = ok_.load();
+    out.failed = failed_.load();
+    out.first_error = first_error_;
+    return out;
+  }
+
+ private:
+  void SendOne() {
+    HttpRequest r;
+    r.url = url_;
+    r.body = body_;
+    r.headers = {{"Content-Type", "application/json"},
+                 {"User-Agent", "herald/probe"},
+                 {"webhook-id", "probe"}};
+    r.timeout = absl::Seconds(10);
+    sender_.Send(std::move(r), [this](HttpResult result) {
+      if (result.error_kind == HttpErrorKind::kNone &&
+          result.status_code >= 200 && result.status_code < 300) {
+        ++ok_;
+      } else if (failed_++ == 0) {
+        first_error_ = absl::StrCat(result.status_code, " ", result.error);
+      }
+      // Runs on the sender thread only: no lock needed for sent_.
+      if (sent_ < config_.requests) {
+        ++sent_;
+        SendOne();
+      }
+      if (ok_ + failed_ == config_.requests) all_done_.Notify();
+    });
+  }
+
+  HttpSender& sender_;
+  const std::string url_;
+  const Config& config_;
+  const std::string body_;
+  int sent_ = 0;
+  std::atomic<int> ok_{0};
+  std::atomic<int> failed_{0};
+  std::string first_error_;
+  absl::Notification all_done_;
+};
+
+void Report(const char* receiver, const Config& c, const Outcome& o,
+            int64_t connections) {
+  std::printf(
+      "%-14s %6d requests, %3d in flight, %4d-byte body: %8.0f requests/s "
+      "(%.2f s), %d failed, %lld connections\n",
+      receiver, c.requests, c.in_flight, c.body_bytes,
+      o.ok / absl::ToDoubleSeconds(o.took), absl::ToDoubleSeconds(o.took),
+      o.failed, static_cast<long long>(connections));
+  if (o.failed > 0) std::printf("  first failure: %s\n", o.first_error.c_str());
+  std::fflush(stdout);
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool PortOpen(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Starts nginx (one worker, "return 204") in a temporary prefix; returns
+// its pid, or -1.
+pid_t StartNginx(const std::filesystem::path& dir, int port) {
+  std::filesystem::create_directories(dir / "logs");
+  std::ofstream conf(dir / "nginx.conf");
+  if (geteuid() == 0) conf << "user root;\n";
+  conf << "worker_processes 1;\ndaemon off;\nmaster_process off;\n"
+       << "error_log " << (dir / "logs/error.log").string() << " error;\n"
+       << "pid " << (dir / "nginx.pid").string() << ";\n"
+       << "events { worker_connections 4096; }\n"
+       << "http {\n  access_log off;\n  keepalive_requests 10000000;\n"
+       << "  client_body_temp_path " << (dir / "body").string() << ";\n"
+       << "  proxy_temp_path " << (dir / "proxy").string() << ";\n"
+       << "  fastcgi_temp_path " << (dir / "fastcgi").string() << ";\n"
+       << "  uwsgi_temp_path " << (dir / "uwsgi").string() << ";\n"
+       << "  scgi_temp_path " << (dir / "scgi").string() << ";\n"
+       << "  server {\n    listen 127.0.0.1:" << port << ";\n"
+       << "    location / { return 204; }\n  }\n}\n";
+  conf.close();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string prefix = dir.string() + "/";
+    const std::string file = (dir / "nginx.conf").string();
+    execl("/usr/sbin/nginx", "nginx", "-p", prefix.c_str(), "-c", file.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 200 && pid > 0; ++i) {
+    if (PortOpen(port)) return pid;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return -1;
+}
+
+int Main(int argc, char** argv) {
+  Config config;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg(argv[i]);
+    auto value = [&](absl::string_view flag, int* out) {
+      if (!absl::ConsumePrefix(&arg, flag)) return false;
+      return absl::SimpleAtoi(arg, out);
+    };
+    if (value("--requests=", &config.requests) ||
+        value("--in_flight=", &config.in_flight) ||
+        value("--body_bytes=", &config.body_bytes)) {
+      continue;
+    }
+    if (arg == "--no_nginx") {
+      config.nginx = false;
+      continue;
+    }
+    std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+    return 2;
+  }
+  int failures = 0;
+
+  {
+    receivers::TestReceiver::Options options;
+    options.record = false;
+    auto receiver = receivers::TestReceiver::Start(options);
+    auto sender = CurlSender::Create({});
+    if (!receiver.ok() || !sender.ok()) {
+      std::fprintf(stderr, "setup failed\n");
+      return 1;
+    }
+    Driver driver(**sender, (*receiver)->url("/probe"), config);
+    const Outcome o = driver.Run();
+    (*sender)->Shutdown(absl::Seconds(5));  // before `driver` goes away
+    Report("TestReceiver", config, o, (*sender)->connections_opened());
+    failures += o.failed;
+  }
+
+  if (config.nginx && std::filesystem::exists("/usr/sbin/nginx")) {
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() /
+        absl::StrCat("herald_probe_nginx_", getpid());
+    const int port = FreePort();
+    const pid_t nginx = StartNginx(dir, port);
+    if (nginx < 0) {
+      std::printf("nginx: could not start, skipped\n");
+    } else {
+      auto sender = CurlSender::Create({});
+      Driver driver(**sender, absl::StrCat("http://127.0.0.1:", port, "/probe"),
+                    config);
+      const Outcome o = driver.Run();
+      (*sender)->Shutdown(absl::Seconds(5));
+      Report("nginx 204", config, o, (*sender)->connections_opened());
+      failures += o.failed;
+      kill(nginx, SIGTERM);
+      waitpid(nginx, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir);
+  } else if (config.nginx) {
+    std::printf("nginx: /usr/sbin/nginx not installed, skipped\n");
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace herald::delivery
+
+int main(int argc, char** argv) { return herald::delivery::Main(argc, argv); }
