@@ -117,8 +117,6 @@ void InitCurlOnce() {
   });
 }
 
-void SetThreadName(const char* name) { pthread_setname_np(pthread_self(), name); }
-
 }  // namespace
 
 std::optional<absl::Duration> ParseRetryAfter(std::string_view value,
@@ -237,6 +235,9 @@ absl::StatusOr<std::unique_ptr<CurlSender>> CurlSender::Create(
   curl_multi_setopt(impl->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->Run(); });
+  // Named here rather than in Run() so that the name is visible as soon as
+  // Create returns (top -H, perf, /proc/<pid>/task/*/comm).
+  pthread_setname_np(impl->thread.native_handle(), "herald-sender");
   return std::unique_ptr<CurlSender>(new CurlSender(std::move(impl)));
 }
 
@@ -302,7 +303,6 @@ void CurlSender::Shutdown(absl::Duration deadline) {
 }
 
 void CurlSender::Impl::Run() {
-  SetThreadName("herald-sender");
   std::vector<std::unique_ptr<Transfer>> batch;
   while (true) {
     bool stopping = false;
@@ -346,12 +346,38 @@ CURL* CurlSender::Impl::AcquireEasy() {
     easy_pool.pop_back();
     return easy;
   }
-  return curl_easy_init();
+  CURL* easy = curl_easy_init();
+  if (easy == nullptr) return nullptr;
+  // Options that are the same for every transfer, set once per handle:
+  // handles are reused without curl_easy_reset (which would re-allocate
+  // all of this), and Start() sets every per-request option each time.
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(easy, CURLOPT_POSTREDIR,
+                   static_cast<long>(CURL_REDIR_POST_ALL));
+  if (!options.proxy.empty()) {
+    curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
+  } else if (!options.proxy_from_environment) {
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // ignore *_proxy variables
+  }
+  return easy;
 }
 
 void CurlSender::Impl::ReleaseEasy(CURL* easy) {
   if (easy_pool.size() < kEasyPoolSize) {
-    curl_easy_reset(easy);
+    // Drop every pointer into the finished transfer.
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, nullptr);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, nullptr);
     easy_pool.push_back(easy);
   } else {
     curl_easy_cleanup(easy);
@@ -416,59 +442,37 @@ void CurlSender::Impl::Start(std::unique_ptr<Transfer> t) {
   const long connect_ms = static_cast<long>(std::min<int64_t>(
       timeout_ms, absl::ToInt64Milliseconds(options.max_connect_timeout)));
 
+  // Every per-request option is set on every transfer (see AcquireEasy).
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_POST, 1L);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(req.body.size()));
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req.body.data());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t.get());
-  if (https) {
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    // Concurrent requests to one new HTTP/2 server wait for its first
-    // connection instead of each opening their own.
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // Plain http: HTTP/1.1 keep-alive (never h2c). https: HTTP/2 when the
+  // server offers it by ALPN; concurrent requests to a new server then wait
+  // for its first connection instead of each opening their own.
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                   https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, https ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req.skip_cert_verify ? 0L : 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req.skip_cert_verify ? 0L : 2L);
+  if (!req.skip_cert_verify && !req.ca_bundle_pem.empty()) {
+    // Replaces the CA bundle file; Debian's CA directory stays trusted.
+    curl_blob blob;
+    blob.data = const_cast<char*>(req.ca_bundle_pem.data());
+    blob.len = req.ca_bundle_pem.size();
+    blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
   } else {
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, nullptr);
   }
-  if (req.skip_cert_verify) {
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else {
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!req.ca_bundle_pem.empty()) {
-      // Replaces the CA bundle file; Debian's CA directory stays trusted.
-      curl_blob blob;
-      blob.data = const_cast<char*>(req.ca_bundle_pem.data());
-      blob.len = req.ca_bundle_pem.size();
-      blob.flags = CURL_BLOB_COPY;
-      curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
-    }
-  }
-  if (req.follow_redirects) {
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(easy, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
-  } else {
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  }
-  if (!options.proxy.empty()) {
-    curl_easy_setopt(easy, CURLOPT_PROXY, options.proxy.c_str());
-  } else if (!options.proxy_from_environment) {
-    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // ignore *_proxy variables
-  }
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
 
   Transfer* raw = t.release();
   if (CURLMcode mc = curl_multi_add_handle(multi, easy); mc != CURLM_OK) {

@@ -4,7 +4,7 @@
 // way the dispatcher refills its window.
 //
 //   sender_throughput [--requests=20000] [--in_flight=64] [--body_bytes=400]
-//                     [--no_nginx]
+//                     [--no_nginx] [--url=http://host:port/path]
 //
 // Receivers: the in-process TestReceiver (one thread per connection) and,
 // when /usr/sbin/nginx exists (Debian's nginx-light), an nginx worker
@@ -40,6 +40,7 @@ struct Config {
   int in_flight = 64;
   int body_bytes = 400;
   bool nginx = true;
+  std::string url;  // probe only this receiver
 };
 
 struct Outcome {
@@ -47,8 +48,27 @@ struct Outcome {
   int failed = 0;
   absl::Duration took;
   int64_t connections = 0;
+  int64_t sender_cpu_ns = 0;  // CPU time of the sender thread, -1 unknown
   std::string first_error;
 };
+
+// CPU time (ns) the live "herald-sender" thread has used, from
+// /proc/self/task/*/schedstat; -1 if not found. Load-independent, unlike
+// requests/s on a shared machine. Kernel time spent delivering loopback
+// packets to the receiver is charged to the sending thread, so this is an
+// upper bound of the sender's own cost.
+int64_t SenderThreadCpuNanos() {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "herald-sender") continue;
+    std::ifstream stat(task.path() / "schedstat");
+    int64_t ns = -1;
+    if (stat >> ns) return ns;
+  }
+  return -1;
+}
 
 class Driver {
  public:
@@ -57,6 +77,7 @@ class Driver {
         body_(static_cast<size_t>(config.body_bytes), 'x') {}
 
   Outcome Run() {
+    const int64_t cpu_before = SenderThreadCpuNanos();
     const absl::Time start = absl::Now();
     const int window = std::min(config_.in_flight, config_.requests);
     sent_ = window;
@@ -64,6 +85,9 @@ class Driver {
     all_done_.WaitForNotification();
     Outcome out;
     out.took = absl::Now() - start;
+    const int64_t cpu_after = SenderThreadCpuNanos();
+    out.sender_cpu_ns =
+        cpu_before >= 0 && cpu_after >= 0 ? cpu_after - cpu_before : -1;
     out.ok = ok_.load();
     out.failed = failed_.load();
     out.first_error = first_error_;
@@ -110,10 +134,12 @@ void Report(const char* receiver, const Config& c, const Outcome& o,
             int64_t connections) {
   std::printf(
       "%-14s %6d requests, %3d in flight, %4d-byte body: %8.0f requests/s "
-      "(%.2f s), %d failed, %lld connections\n",
+      "(%.2f s), %d failed, %lld connections, sender thread %.1f us CPU "
+      "per request\n",
       receiver, c.requests, c.in_flight, c.body_bytes,
       o.ok / absl::ToDoubleSeconds(o.took), absl::ToDoubleSeconds(o.took),
-      o.failed, static_cast<long long>(connections));
+      o.failed, static_cast<long long>(connections),
+      o.sender_cpu_ns < 0 ? -1.0 : o.sender_cpu_ns / 1000.0 / c.requests);
   if (o.failed > 0) std::printf("  first failure: %s\n", o.first_error.c_str());
   std::fflush(stdout);
 }
@@ -192,6 +218,10 @@ int Main(int argc, char** argv) {
         value("--body_bytes=", &config.body_bytes)) {
       continue;
     }
+    if (absl::ConsumePrefix(&arg, "--url=")) {
+      config.url = std::string(arg);
+      continue;
+    }
     if (arg == "--no_nginx") {
       config.nginx = false;
       continue;
@@ -200,6 +230,16 @@ int Main(int argc, char** argv) {
     return 2;
   }
   int failures = 0;
+
+  if (!config.url.empty()) {
+    auto sender = CurlSender::Create({});
+    if (!sender.ok()) return 1;
+    Driver driver(**sender, config.url, config);
+    const Outcome o = driver.Run();
+    (*sender)->Shutdown(absl::Seconds(5));
+    Report("--url", config, o, (*sender)->connections_opened());
+    return o.failed == 0 ? 0 : 1;
+  }
 
   {
     receivers::TestReceiver::Options options;
