@@ -349,6 +349,27 @@ TEST(SqliteStoreTest, ExecutionStatusIsItsTasksStatus) {
   EXPECT_EQ(counts->pending, 0);
 }
 
+// Task logs (written by the delivery engine) go with their policy too.
+TEST(SqliteStoreTest, DeletePolicyCascadesToTaskLogs) {
+  TempDir dir;
+  const std::string path = dir.File("herald.db");
+  std::unique_ptr<SqliteStore> store = OpenOrDie(Options(path));
+  int64_t doomed = store->CreatePolicy(SimplePolicy("doomed"), "", "")->id;
+  int64_t kept = store->CreatePolicy(SimplePolicy("kept"), "", "")->id;
+  ASSERT_TRUE(store->CommitEvents({SimpleEvent(doomed)}).ok());
+  ASSERT_TRUE(store->CommitEvents({SimpleEvent(kept)}).ok());
+  RawDb raw(path);
+  raw.Exec(
+      "INSERT INTO task_logs (task_id, create_time, line) "
+      "SELECT id, 0, 'attempt 1: 500' FROM tasks");
+  ASSERT_EQ(raw.Int("SELECT count(*) FROM task_logs"), 2);
+  ASSERT_TRUE(store->DeletePolicy(doomed).ok());
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM task_logs"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM executions"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM policy_event_types"), 1);
+}
+
 // Checkpoints run in the background and the WAL file starts over instead of
 // growing with everything ever written.
 TEST(SqliteStoreTest, WalStaysBoundedUnderSustainedWrites) {
