@@ -25,6 +25,7 @@
 #include "server/core/execution.h"
 #include "server/delivery/request_builder.h"
 #include "server/delivery/signer.h"
+#include "tests/receivers/nginx_receiver.h"
 #include "tests/receivers/test_receiver.h"
 
 namespace herald::delivery {
@@ -249,7 +250,6 @@ TEST_F(CurlSenderTest, KeepAliveReusesOneConnection) {
 }
 
 TEST_F(CurlSenderTest, ConnectionClosedByTheServerIsReplaced) {
-  receiver_->SetReply("/close", Reply::Status(200).WithHeader("X", "1"));
   Reply closing = Reply::Status(200);
   closing.close_connection = true;
   receiver_->SetReply("/close", closing);
@@ -695,6 +695,60 @@ TEST(CurlSender, CallbacksMaySendAgain) {
     });
   });
   EXPECT_TRUE(second.WaitForNotificationWithTimeout(absl::Seconds(10)));
+}
+
+// nginx (optional): HTTP/2 over TLS, which the TestReceiver does not speak.
+TEST(CurlSenderNginx, Http2OverTlsMultiplexesConcurrentRequests) {
+  if (!receivers::NginxReceiver::Available()) {
+    GTEST_SKIP() << "nginx is not installed (Debian nginx-light; "
+                    "scripts/install-deps.sh installs it)";
+  }
+  absl::StatusOr<std::unique_ptr<receivers::NginxReceiver>> nginx =
+      receivers::NginxReceiver::Start({.tls = true});
+  ASSERT_TRUE(nginx.ok()) << nginx.status();
+  auto sender = NewSender();
+  constexpr int kRequests = 50;
+  absl::Mutex mu;
+  std::vector<HttpResult> results;
+  for (int i = 0; i < kRequests; ++i) {
+    HttpRequest req = Post((*nginx)->url("/h2"));
+    req.ca_bundle_pem = (*nginx)->ca_pem();
+    sender->Send(std::move(req), [&](HttpResult r) {
+      absl::MutexLock lock(&mu);
+      results.push_back(std::move(r));
+    });
+  }
+  absl::MutexLock lock(&mu);
+  auto all = [&]() { return results.size() == kRequests; };
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30)));
+  std::set<std::string> bodies;
+  for (const HttpResult& r : results) {
+    EXPECT_EQ(r.status_code, 200) << r.error;
+    bodies.insert(r.body_excerpt);
+  }
+  // One connection ("HTTP/2.0 <serial>" identical for all).
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_THAT(*bodies.begin(), testing::StartsWith("HTTP/2.0 "));
+  EXPECT_EQ(sender->connections_opened(), 1);
+}
+
+TEST(CurlSenderNginx, PlainHttpUsesHttp11KeepAlive) {
+  if (!receivers::NginxReceiver::Available()) {
+    GTEST_SKIP() << "nginx is not installed (Debian nginx-light; "
+                    "scripts/install-deps.sh installs it)";
+  }
+  absl::StatusOr<std::unique_ptr<receivers::NginxReceiver>> nginx =
+      receivers::NginxReceiver::Start();
+  ASSERT_TRUE(nginx.ok()) << nginx.status();
+  auto sender = NewSender();
+  std::set<std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    const HttpResult r = SendAndWait(*sender, Post((*nginx)->url("/h1")));
+    ASSERT_EQ(r.status_code, 200) << r.error;
+    bodies.insert(r.body_excerpt);
+  }
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_THAT(*bodies.begin(), testing::StartsWith("HTTP/1.1 "));
 }
 
 TEST(ParseRetryAfter, DeltaSeconds) {

@@ -10,15 +10,9 @@
 // when /usr/sbin/nginx exists (Debian's nginx-light), an nginx worker
 // answering "return 204" - closer to a real receiver and not competing
 // for the probe's own locks. Exits non-zero if any request failed.
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -30,6 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/delivery/curl_sender.h"
+#include "tests/receivers/nginx_receiver.h"
 #include "tests/receivers/test_receiver.h"
 
 namespace herald::delivery {
@@ -144,67 +139,6 @@ void Report(const char* receiver, const Config& c, const Outcome& o,
   std::fflush(stdout);
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool PortOpen(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-// Starts nginx (one worker, "return 204") in a temporary prefix; returns
-// its pid, or -1.
-pid_t StartNginx(const std::filesystem::path& dir, int port) {
-  std::filesystem::create_directories(dir / "logs");
-  std::ofstream conf(dir / "nginx.conf");
-  if (geteuid() == 0) conf << "user root;\n";
-  conf << "worker_processes 1;\ndaemon off;\nmaster_process off;\n"
-       << "error_log " << (dir / "logs/error.log").string() << " error;\n"
-       << "pid " << (dir / "nginx.pid").string() << ";\n"
-       << "events { worker_connections 4096; }\n"
-       << "http {\n  access_log off;\n  keepalive_requests 10000000;\n"
-       << "  client_body_temp_path " << (dir / "body").string() << ";\n"
-       << "  proxy_temp_path " << (dir / "proxy").string() << ";\n"
-       << "  fastcgi_temp_path " << (dir / "fastcgi").string() << ";\n"
-       << "  uwsgi_temp_path " << (dir / "uwsgi").string() << ";\n"
-       << "  scgi_temp_path " << (dir / "scgi").string() << ";\n"
-       << "  server {\n    listen 127.0.0.1:" << port << ";\n"
-       << "    location / { return 204; }\n  }\n}\n";
-  conf.close();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string prefix = dir.string() + "/";
-    const std::string file = (dir / "nginx.conf").string();
-    execl("/usr/sbin/nginx", "nginx", "-p", prefix.c_str(), "-c", file.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  for (int i = 0; i < 200 && pid > 0; ++i) {
-    if (PortOpen(port)) return pid;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  if (pid > 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-  return -1;
-}
-
 int Main(int argc, char** argv) {
   Config config;
   for (int i = 1; i < argc; ++i) {
@@ -257,26 +191,18 @@ int Main(int argc, char** argv) {
     failures += o.failed;
   }
 
-  if (config.nginx && std::filesystem::exists("/usr/sbin/nginx")) {
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() /
-        absl::StrCat("herald_probe_nginx_", getpid());
-    const int port = FreePort();
-    const pid_t nginx = StartNginx(dir, port);
-    if (nginx < 0) {
-      std::printf("nginx: could not start, skipped\n");
+  if (config.nginx && receivers::NginxReceiver::Available()) {
+    auto nginx = receivers::NginxReceiver::Start({.location = "return 204;"});
+    if (!nginx.ok()) {
+      std::printf("nginx: %s, skipped\n", nginx.status().ToString().c_str());
     } else {
       auto sender = CurlSender::Create({});
-      Driver driver(**sender, absl::StrCat("http://127.0.0.1:", port, "/probe"),
-                    config);
+      Driver driver(**sender, (*nginx)->url("/probe"), config);
       const Outcome o = driver.Run();
       (*sender)->Shutdown(absl::Seconds(5));
       Report("nginx 204", config, o, (*sender)->connections_opened());
       failures += o.failed;
-      kill(nginx, SIGTERM);
-      waitpid(nginx, nullptr, 0);
     }
-    std::filesystem::remove_all(dir);
   } else if (config.nginx) {
     std::printf("nginx: /usr/sbin/nginx not installed, skipped\n");
   }
