@@ -140,6 +140,7 @@ void Publisher::Publish(PublishRequest request, PublishCallback done) {
           metrics_->EventPublished();
           metrics_->DeliveriesCreated(result.deliveries_created);
         }
+        if (result.deliveries_created > 0) store_->NotifyWork();  // dispatcher
         std::move(done)(PublishResult{result.event_id,
                                       result.deliveries_created,
                                       result.duplicate, false});

@@ -16,14 +16,17 @@
 #define HERALD_SERVER_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/access.h"
 #include "server/core/execution.h"
@@ -109,6 +112,105 @@ struct CommittedEvent {
   absl::Status status;
 };
 
+// ---- Delivery engine ----
+//
+// Claiming. A task is *due* when it is Pending, or Error with a retry
+// scheduled, and its next attempt time has come, or Running with an expired
+// lease (its claimer died; the interrupted attempt is re-run with the same
+// run_count). Claiming makes it Running under a lease (owner + expiry) so
+// that no other claimer gets it until the lease expires or the claimer
+// reports a result or releases it. A claimer never reclaims its own
+// expired leases (it still holds those tasks in memory). Results are
+// accepted only from the lease holder of that attempt: (owner, run_count)
+// must match, so a late result after a reclaim or after the policy was
+// deleted is ignored.
+//
+// Concurrency keys. Every task has an endpoint key used to share claims
+// fairly among receivers: "scheme://host:port" of an HTTP target (scheme
+// and host lower-cased, default port filled in), and the full address of a
+// Slack target (Slack is paced per webhook URL). Tasks created by schema
+// version 1 carry the key "".
+
+// What ClaimTasks may take.
+struct ClaimOptions {
+  // Required. The lease owner: unique per claimer (process start).
+  std::string owner;
+  // Required, > 0. Lease length from the claim.
+  absl::Duration lease = absl::Seconds(60);
+  // Required, > 0. At most this many tasks.
+  int limit = 256;
+  // At most this many tasks of one endpoint key in this call, unless the
+  // key is listed in endpoint_room (0 = none of that endpoint). This is
+  // what stops one endpoint with a huge backlog from filling every batch.
+  int default_endpoint_room = 16;
+  std::vector<std::pair<std::string, int>> endpoint_room;
+};
+
+// A claimed task with everything one attempt needs.
+struct ClaimedTask {
+  core::Task task;            // after the claim: Running, run_count counted
+  core::Execution execution;  // with payload and target snapshot
+  // The policy's retry override as it is now (backoff, timeout); the
+  // attempt budget is task.max_attempts, fixed when the cycle began.
+  core::RetryPolicy retry_policy;
+  std::string endpoint;  // the concurrency key (see above)
+  absl::Time lease_expire_time = absl::InfinitePast();
+};
+
+// The outcome of one attempt, reported by the lease holder.
+struct TaskResult {
+  int64_t task_id = 0;
+  int run_count = 0;  // the claim's run_count (the attempt number)
+  enum class Outcome {
+    kSuccess,  // Success, final
+    kRetry,    // Error, next attempt at next_attempt_time
+    kFailed,   // Error, final
+  };
+  Outcome outcome = Outcome::kFailed;
+  absl::Time next_attempt_time = absl::InfiniteFuture();  // kRetry only
+  int response_code = 0;  // 0 = no response
+  std::string error;      // Harbor's status message; "" on success
+  // Appended to the task's log (one line, no trailing newline; "" = none).
+  std::string log_line;
+};
+
+// A claimed task handed back without counting an attempt.
+struct TaskLease {
+  int64_t task_id = 0;
+  int run_count = 0;
+};
+
+// One task to start a new attempt cycle for (redelivery).
+struct Redelivery {
+  int64_t task_id = 0;
+  int max_attempts = 3;  // >= 1: the cycle's attempt budget
+};
+
+// Finally failed tasks for RecoverFailed. Exactly one of policy_id > 0 or
+// project_id set. Keyset-paginated by execution id (ascending): pass the
+// last execution_id returned as after_execution_id for the next page.
+struct FailedTaskQuery {
+  int64_t policy_id = 0;
+  std::optional<int64_t> project_id;  // its policies; 0 = system-wide ones
+  absl::Time start_time = absl::InfinitePast();  // execution start >= this
+  absl::Time end_time = absl::InfiniteFuture();  // execution start < this
+  int64_t after_execution_id = 0;
+  int limit = 500;  // > 0
+};
+
+struct FailedTask {
+  int64_t task_id = 0;
+  int64_t execution_id = 0;
+  int64_t policy_id = 0;
+};
+
+// Unfinished tasks by state, for metrics.
+struct QueueDepth {
+  int64_t pending = 0;   // Pending (first attempt not made yet)
+  int64_t retrying = 0;  // Error with a retry scheduled
+  int64_t running = 0;   // Running (claimed)
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -179,6 +281,93 @@ class Store {
   virtual absl::StatusOr<std::vector<core::Task>> ListTasks(
       int64_t execution_id) = 0;
   virtual absl::StatusOr<core::Task> GetTask(int64_t id) = 0;
+
+  // ---- Delivery engine (see ClaimOptions above) ----
+  // Claims up to options.limit due tasks, earliest due first, at most the
+  // room of each endpoint key. Claiming sets Running, counts the attempt
+  // (run_count + 1; not for a reclaimed expired lease, whose interrupted
+  // attempt is re-run), sets the lease and, on the first attempt of a
+  // cycle, start_time. Atomic: two concurrent claimers never get the same
+  // task. Reads a bounded number of rows per endpoint key, never the whole
+  // backlog. kInvalidArgument for bad options.
+  virtual absl::StatusOr<std::vector<ClaimedTask>> ClaimTasks(
+      const ClaimOptions& options) = 0;
+  // Records attempt outcomes in one transaction and appends their log
+  // lines. Returns, per result in order, whether it was applied: false when
+  // the task is gone (policy deleted, swept) or not leased by `owner` at
+  // that run_count (reclaimed, released). A final outcome sets end_time.
+  virtual absl::StatusOr<std::vector<bool>> CompleteTasks(
+      const std::string& owner, std::vector<TaskResult> results) = 0;
+  // CompleteTasks for callers that must not block; `done` runs later on
+  // the store's thread (must be quick) or inline (this default).
+  virtual void CompleteTasksAsync(
+      const std::string& owner, std::vector<TaskResult> results,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<bool>>)> done) {
+    done(CompleteTasks(owner, std::move(results)));
+  }
+  // Hands claimed tasks back without counting their attempt: due now,
+  // Pending again (or Error with a retry due now if an earlier attempt of
+  // the cycle failed). Leases not held by `owner` at that run_count are
+  // left alone. Returns how many were released.
+  virtual absl::StatusOr<int> ReleaseTasks(const std::string& owner,
+                                           std::vector<TaskLease> leases) = 0;
+  // Makes every lease not held by `owner` expire now, so its tasks are due
+  // at once. Only for a store with a single claimer (the embedded SQLite
+  // store, whose data-directory lock guarantees one heraldd): at start,
+  // every Running task left behind is a dead process's. Returns the count.
+  virtual absl::StatusOr<int> ExpireLeases(const std::string& owner) = 0;
+  // The task's log: one line per attempt (and per redelivery request),
+  // oldest first, each newline-terminated; "" before the first attempt.
+  // kNotFound for a missing task.
+  virtual absl::StatusOr<std::string> GetTaskLog(int64_t task_id) = 0;
+  // Starts a new attempt cycle for a final task: Pending, due now,
+  // run_count 0, max_attempts as given, start/end time and last result
+  // cleared; same execution, payload and webhook-id. kNotFound;
+  // kFailedPrecondition when the task is not final (Pending, Running, or
+  // Error with a retry scheduled). Returns the task after the change.
+  virtual absl::StatusOr<core::Task> RedeliverTask(
+      const Redelivery& redelivery) = 0;
+  // RedeliverTask for many tasks in one transaction; one status per input
+  // (OK, kNotFound, kFailedPrecondition), each applied independently.
+  virtual absl::StatusOr<std::vector<absl::Status>> RedeliverTasks(
+      std::vector<Redelivery> redeliveries) = 0;
+  // A page of finally failed tasks (Error with no retry scheduled) whose
+  // execution started in [start_time, end_time). kInvalidArgument for a
+  // bad query.
+  virtual absl::StatusOr<std::vector<FailedTask>> ListFailedTasks(
+      const FailedTaskQuery& query) = 0;
+  // Retention: deletes finished executions (their task final) beyond the
+  // newest `keep` finished ones of each (policy, vendor type), with their
+  // tasks and logs; unfinished executions are never touched and not
+  // counted. Deletes at most `max_delete` per call (small transactions, so
+  // publishing is not held up); returns how many were deleted. Call again
+  // while it returns max_delete.
+  virtual absl::StatusOr<int64_t> SweepExecutions(int keep,
+                                                  int64_t max_delete) = 0;
+  virtual absl::StatusOr<QueueDepth> CountQueue() = 0;
+
+  // ---- New-work signal ----
+  // The dispatcher listens here; whoever commits due work (the publish
+  // path after CommitEvents, redelivery) calls NotifyWork() so that it is
+  // claimed at once rather than at the next poll. The listener must be
+  // quick and must not block; it may run on any thread, including the
+  // store's writer. Thread-safe.
+  void SetWorkListener(std::function<void()> listener) {
+    absl::MutexLock lock(&work_listener_mu_);
+    work_listener_ = std::move(listener);
+  }
+  void NotifyWork() {
+    std::function<void()> listener;
+    {
+      absl::MutexLock lock(&work_listener_mu_);
+      listener = work_listener_;
+    }
+    if (listener) listener();
+  }
+
+ private:
+  absl::Mutex work_listener_mu_;
+  std::function<void()> work_listener_ ABSL_GUARDED_BY(work_listener_mu_);
 };
 
 }  // namespace herald::store

@@ -136,6 +136,28 @@ CREATE TABLE task_logs (
 CREATE INDEX task_logs_by_task ON task_logs(task_id, id);
 )sql";
 
+// Version 2: the delivery engine's claim columns (sqlite_delivery.cc).
+//  * due_time: when the task may next be claimed - the first attempt's due
+//    time (Pending), the scheduled retry (Error, not final), the lease
+//    expiry (Running); NULL exactly when the task is final. One partial
+//    index over (endpoint, due_time) serves every claim.
+//  * endpoint: the concurrency key ("scheme://host:port", or the address
+//    of a Slack target), set at commit. Rows of version 1 keep ''.
+constexpr absl::string_view kSchemaV2 = R"sql(
+ALTER TABLE tasks ADD COLUMN due_time INTEGER;
+ALTER TABLE tasks ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+UPDATE tasks SET due_time = CASE
+  WHEN status = 'Pending' THEN next_attempt_time
+  WHEN status = 'Error' AND next_attempt_time < 9223372036854775807
+    THEN next_attempt_time
+  WHEN status = 'Running' THEN coalesce(lease_expire_time, 0)
+  ELSE NULL END;
+CREATE INDEX tasks_due ON tasks(endpoint, due_time)
+  WHERE due_time IS NOT NULL;
+CREATE INDEX tasks_failed ON tasks(id)
+  WHERE status = 'Error' AND due_time IS NULL;
+)sql";
+
 // Turns the first failure reading the file into the documented codes.
 absl::Status OpenError(Connection& conn, const absl::Status& status,
                        absl::string_view path) {
@@ -151,6 +173,7 @@ absl::Status OpenError(Connection& conn, const absl::Status& status,
 const std::vector<Migration>& Migrations() {
   static const auto* const migrations = new std::vector<Migration>{
       {1, "initial schema", kSchemaV1},
+      {2, "delivery claims", kSchemaV2},
   };
   return *migrations;
 }

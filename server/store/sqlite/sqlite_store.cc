@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/store/sqlite/codec.h"
+#include "server/store/sqlite/delivery_sql.h"
 #include "server/store/sqlite/migrations.h"
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/status_macros.h"
@@ -305,6 +306,11 @@ auto SqliteStore::Read(Fn fn) -> decltype(fn(std::declval<Connection&>())) {
     c.Exec("ROLLBACK").IgnoreError();
   }
   return result;
+}
+
+absl::Status SqliteStore::ReadStatus(
+    absl::AnyInvocable<absl::Status(Connection&)> fn) {
+  return Read([&fn](Connection& c) -> absl::Status { return fn(c); });
 }
 
 // ---- Writer ----
@@ -1094,14 +1100,16 @@ absl::Status CommitEvent(Connection& c, const NewEvent& ev,
         Statement s,
         c.Prepare("INSERT INTO tasks (execution_id, status, run_count, "
                   "max_attempts, next_attempt_time, last_response_code, "
-                  "last_error, create_time, update_time, start_time, end_time) "
-                  "VALUES (?1, ?2, 0, ?3, ?4, 0, '', ?5, ?5, ?6, ?6)"));
+                  "last_error, create_time, update_time, start_time, end_time, "
+                  "due_time, endpoint) "
+                  "VALUES (?1, ?2, 0, ?3, ?4, 0, '', ?5, ?5, ?6, ?6, ?4, ?7)"));
     s.Bind(1, execution_id)
         .Bind(2, sqlite::Sv(core::TaskStatusName(core::TaskStatus::kPending)))
         .Bind(3, d.max_attempts)
         .Bind(4, TimeToMicros(d.due_time))
         .Bind(5, now_us)
-        .Bind(6, kNever);
+        .Bind(6, kNever)
+        .Bind(7, sqlite::EndpointKeyOf(d.target));  // schema v2
     STORE_RETURN_IF_ERROR(s.Run());
     ++created;
   }

@@ -165,6 +165,34 @@ class SqliteStore final : public Store {
       int64_t execution_id) override;
   absl::StatusOr<core::Task> GetTask(int64_t id) override;
 
+  // ---- Delivery engine (sqlite_delivery.cc) ----
+  // Claims search on a reader connection (one index seek per endpoint key
+  // with unfinished work, then at most the endpoint's room of rows), then
+  // take the tasks on the writer with a compare-and-set on their due time,
+  // so the writer never scans the backlog.
+  absl::StatusOr<std::vector<ClaimedTask>> ClaimTasks(
+      const ClaimOptions& options) override;
+  absl::StatusOr<std::vector<bool>> CompleteTasks(
+      const std::string& owner, std::vector<TaskResult> results) override;
+  // Never blocks: queued for the writer; `done` runs on the writer thread.
+  void CompleteTasksAsync(
+      const std::string& owner, std::vector<TaskResult> results,
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<bool>>)> done)
+      override;
+  absl::StatusOr<int> ReleaseTasks(const std::string& owner,
+                                   std::vector<TaskLease> leases) override;
+  absl::StatusOr<int> ExpireLeases(const std::string& owner) override;
+  absl::StatusOr<std::string> GetTaskLog(int64_t task_id) override;
+  absl::StatusOr<core::Task> RedeliverTask(
+      const Redelivery& redelivery) override;
+  absl::StatusOr<std::vector<absl::Status>> RedeliverTasks(
+      std::vector<Redelivery> redeliveries) override;
+  absl::StatusOr<std::vector<FailedTask>> ListFailedTasks(
+      const FailedTaskQuery& query) override;
+  absl::StatusOr<int64_t> SweepExecutions(int keep,
+                                          int64_t max_delete) override;
+  absl::StatusOr<QueueDepth> CountQueue() override;
+
   // ---- Test hooks ----
   // Write transactions committed by the writer since Open.
   int64_t transactions_committed_for_test() const {
@@ -220,6 +248,10 @@ class SqliteStore final : public Store {
   template <typename T, typename Fn>
   absl::StatusOr<T> Write(Fn fn);
   absl::Status WriteStatus(
+      absl::AnyInvocable<absl::Status(sqlite::Connection&)> fn);
+  // Read() for code outside sqlite_store.cc: runs `fn` on a leased reader
+  // inside one read transaction.
+  absl::Status ReadStatus(
       absl::AnyInvocable<absl::Status(sqlite::Connection&)> fn);
 
   // Reader side: runs `fn` on a leased reader inside a read transaction.
