@@ -144,8 +144,14 @@ const std::vector<Option>& Options() {
                "(mutual TLS). Requires `tls_cert_file` and `tls_key_file`."},
       {.name = "metrics_address",
        .member = &Config::metrics_address,
-       .help = "Prometheus `/metrics` listener, host:port; empty disables it.",
+       .help = "Prometheus `/metrics` listener, host:port; empty disables it. "
+               "Port 0 picks a free port (logged, and written to "
+               "`metrics_address_file` if set).",
        .check = CheckOptionalHostPort},
+      {.name = "metrics_address_file",
+       .member = &Config::metrics_address_file,
+       .help = "If set, the bound metrics host:port is written to this file "
+               "once the /metrics listener is up."},
       {.name = "registry_endpoint",
        .member = &Config::registry_endpoint,
        .help = "Harbor's `ext_endpoint`: the registry's external URL, used to "

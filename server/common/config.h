@@ -72,6 +72,8 @@ struct Config {
   std::string tls_client_ca_file;
   // Prometheus /metrics listener, host:port; empty disables it.
   std::string metrics_address = "127.0.0.1:9090";
+  // If set, the bound metrics host:port is written here.
+  std::string metrics_address_file;
   // Harbor's ext_endpoint (http:// or https://), used to build resource_url.
   std::string registry_endpoint = "http://localhost";
 
