@@ -23,6 +23,7 @@
 #include "server/core/status_macros.h"
 #include "server/ingest/match_cache.h"
 #include "server/ingest/publisher.h"
+#include "server/metrics/metrics.h"
 #include "server/store/sqlite/sqlite_store.h"
 
 namespace herald::daemon {
@@ -124,7 +125,8 @@ class DaemonImpl final : public Daemon {
     policy_service_ = std::make_unique<api::PolicyServiceImpl>(&services_);
     delivery_service_ = std::make_unique<api::DeliveryServiceImpl>(&services_);
     admin_service_ = std::make_unique<api::AdminServiceImpl>(&services_);
-    return StartServer();
+    HERALD_RETURN_IF_ERROR(StartServer());
+    return StartMetrics();
   }
 
   std::string address() const override { return address_; }
@@ -149,6 +151,7 @@ class DaemonImpl final : public Daemon {
     server_->Wait();
     executor_->Shutdown();
     server_.reset();
+    metrics_server_.reset();  // its sources point into this object
     log::Info("stopped");
   }
 
@@ -209,7 +212,33 @@ class DaemonImpl final : public Daemon {
     return absl::OkStatus();
   }
 
+  absl::Status StartMetrics() {
+    metrics::Sources sources;
+    sources.events_published = [this] { return ingest_metrics_.published(); };
+    sources.events_dropped = [this] { return ingest_metrics_.dropped(); };
+    sources.events_rejected = [this] { return ingest_metrics_.rejected(); };
+    sources.deliveries_created = [this] {
+      return ingest_metrics_.deliveries_created();
+    };
+    sources.grpc_calls_in_flight = [this] { return calls_.in_flight(); };
+    metrics_.SetSources(std::move(sources));
+    if (config_.metrics_address.empty()) return absl::OkStatus();
+    HERALD_ASSIGN_OR_RETURN(
+        metrics_server_,
+        metrics::MetricsServer::Start(config_.metrics_address, metrics_));
+    if (!config_.metrics_address_file.empty()) {
+      HERALD_RETURN_IF_ERROR(common::WriteFileAtomically(
+          config_.metrics_address_file, metrics_server_->address() + "\n",
+          0644));
+    }
+    log::Info("metrics listening",
+              {{"address", metrics_server_->address()}, {"path", "/metrics"}});
+    return absl::OkStatus();
+  }
+
   common::Config config_;
+  metrics::Metrics metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::optional<common::DirLock> dir_lock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<auth::Authenticator> authenticator_;
