@@ -1,14 +1,20 @@
-// CurlSender: the production HttpSender, built on libcurl's multi interface.
+// CurlSender: the production HttpSender, built on libcurl's multi-socket
+// interface and epoll.
 //
 // One thread ("herald-sender") drives every transfer; Send() only queues the
-// request and wakes that thread (curl_multi_wakeup). No thread per request,
-// no blocking call on the caller's thread. DNS lookups run on libcurl's
-// threaded resolver, so a slow name server does not stall other transfers.
+// request and wakes that thread (an eventfd). No thread per request, no
+// blocking call on the caller's thread. libcurl is driven with
+// curl_multi_socket_action, so it only touches transfers whose sockets are
+// ready or whose timers expired: thousands of slow or hung transfers do not
+// slow down the others. DNS lookups run on libcurl's threaded resolver, so
+// a slow name server does not stall other transfers either.
 //
 // Wire behaviour:
 //   * Plain http uses HTTP/1.1 with keep-alive; idle connections stay in
-//     one shared cache (Options::max_connections) and are reused by later
-//     requests to the same scheme://host:port with the same TLS settings.
+//     one shared cache (at least Options::max_connections, grown to 5/4 of
+//     the transfers in flight) and are reused by later requests to the
+//     same scheme://host:port with the same TLS settings. Idle connections
+//     are closed after 118 s (libcurl's CURLOPT_MAXAGE_CONN default).
 //     libcurl 7.88's h2c is not used (its connection reuse is broken).
 //   * https negotiates HTTP/2 by ALPN when the server offers it (requests
 //     to the same server then share one connection), else HTTP/1.1.
@@ -67,12 +73,13 @@ namespace herald::delivery {
 class CurlSender final : public HttpSender {
  public:
   struct Options {
-    // Idle connections kept for reuse (CURLMOPT_MAXCONNECTS), over all
-    // hosts. There is deliberately no per-host or total connection limit:
-    // the dispatcher bounds concurrency per endpoint and overall. Size it
-    // at least as large as the dispatcher's overall concurrency, else
-    // connections are closed and reopened under load.
-    int max_connections = 512;
+    // Connections kept open for reuse (CURLMOPT_MAXCONNECTS), over all
+    // hosts, at least; the sender raises the limit to 5/4 of the transfers
+    // in flight when more are running (a cache smaller than the concurrency
+    // would close a connection after every transfer). There is deliberately
+    // no per-host or total connection limit (CURLMOPT_MAX_HOST_CONNECTIONS
+    // stays unset): the dispatcher bounds concurrency per endpoint.
+    int max_connections = 256;
     // Upper bound of the connect phase (TCP + TLS) of any request.
     absl::Duration max_connect_timeout = absl::Seconds(10);
     // Response body bytes read before a transfer is aborted (kProtocol).
@@ -88,9 +95,11 @@ class CurlSender final : public HttpSender {
     std::function<absl::Status(const std::string& ip)> connect_guard;
   };
 
-  // Initialises libcurl (once per process) and starts the sender thread.
-  // Fails when libcurl lacks something herald relies on (TLS, the multi
-  // wakeup, version >= 7.77 for per-request CA bundles).
+  // Initialises libcurl (curl_global_init, once per process; heraldd's
+  // main() calls curl_global_cleanup after the last sender is destroyed)
+  // and starts the sender thread. Fails when libcurl lacks something herald
+  // relies on: TLS, or version 7.85 (CURLOPT_PROTOCOLS_STR,
+  // curl_easy_header; CURLOPT_CAINFO_BLOB needs 7.77).
   static absl::StatusOr<std::unique_ptr<CurlSender>> Create(Options options);
 
   // Shutdown(absl::ZeroDuration()) if it was not called, then frees libcurl

@@ -490,14 +490,19 @@ bool TestReceiver::State::Act(Conn& c, const Reply& reply,
       return false;
     }
     case Reply::Action::kHang: {
-      // Until the client closes (its timeout) or the receiver stops.
-      while (!Stopping()) {
-        pollfd p{c.fd, POLLIN, 0};
-        if (poll(&p, 1, 20) > 0) {
-          char tmp[4096];
-          const ssize_t n = recv(c.fd, tmp, sizeof(tmp), MSG_DONTWAIT);
-          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+      // Until the client closes (its timeout) or Stop() signals wake_fd,
+      // which stays readable from then on. No periodic wakeups: thousands
+      // of hung connections cost nothing.
+      while (true) {
+        pollfd p[2] = {{c.fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          break;
         }
+        if (p[1].revents != 0) break;
+        char tmp[4096];
+        const ssize_t n = recv(c.fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
       }
       return false;
     }
