@@ -606,6 +606,61 @@ TEST(CurlSenderConcurrency, FiveHundredTransfersOnOneThread) {
   EXPECT_GE(receiver->connections_accepted(), 100);
 }
 
+// Sends `n` requests at once and waits for all results.
+std::vector<HttpResult> SendAll(HttpSender& sender, const std::string& url,
+                                int n) {
+  absl::Mutex mu;
+  std::vector<HttpResult> results;
+  for (int i = 0; i < n; ++i) {
+    sender.Send(Post(url), [&](HttpResult r) {
+      absl::MutexLock lock(&mu);
+      results.push_back(std::move(r));
+    });
+  }
+  absl::MutexLock lock(&mu);
+  auto all = [&]() { return static_cast<int>(results.size()) == n; };
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(60)));
+  return results;
+}
+
+TEST(CurlSenderConcurrency, ConnectionsAreReusedAboveTheConfiguredCache) {
+  auto receiver = NewReceiver();
+  receiver->SetDefaultReply(Reply::Status(200).After(absl::Milliseconds(100)));
+  auto sender = NewSender({.max_connections = 16});
+  for (int round = 0; round < 3; ++round) {
+    for (const HttpResult& r : SendAll(*sender, receiver->url("/r"), 100)) {
+      ASSERT_EQ(r.status_code, 200) << r.error;
+    }
+  }
+  // The cache grew with the 100 concurrent transfers instead of closing
+  // all but 16 connections after every round.
+  EXPECT_LE(receiver->connections_accepted(), 110);
+  EXPECT_EQ(receiver->open_connections(), receiver->connections_accepted());
+}
+
+TEST(CurlSenderConcurrency, HungTransfersDoNotHoldUpOthers) {
+  auto slow = NewReceiver();
+  slow->SetDefaultReply(Reply::Hang());
+  auto fast = NewReceiver();
+  auto sender = NewSender();
+  std::atomic<int> hung_done{0};
+  for (int i = 0; i < 300; ++i) {
+    HttpRequest req = Post(slow->url("/hang"));
+    req.timeout = absl::Seconds(60);
+    sender->Send(std::move(req), [&](HttpResult) { ++hung_done; });
+  }
+  ASSERT_TRUE(slow->WaitForRequests(300, absl::Seconds(30)));
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(SendAndWait(*sender, Post(fast->url("/fast"))).status_code, 200);
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(hung_done.load(), 0);
+  EXPECT_EQ(sender->in_flight(), 300);
+  sender->Shutdown(absl::ZeroDuration());
+  EXPECT_EQ(hung_done.load(), 300);
+}
+
 TEST(CurlSenderShutdown, AbortsHungTransfersWithinTheDeadline) {
   auto receiver = NewReceiver();
   receiver->SetDefaultReply(Reply::Hang());
