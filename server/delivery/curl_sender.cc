@@ -169,6 +169,14 @@ struct CurlSender::Transfer {
 
 struct CurlSender::Impl {
   explicit Impl(Options o) : options(std::move(o)) {}
+  // The thread must have been joined (or never started).
+  ~Impl() {
+    for (CURL* easy : easy_pool) curl_easy_cleanup(easy);
+    // curl_multi_cleanup may still call OnSocket: close epoll after it.
+    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (wake_fd >= 0) close(wake_fd);
+    if (epoll_fd >= 0) close(epoll_fd);
+  }
 
   // Sender thread main loop.
   void Run();
@@ -280,13 +288,7 @@ absl::StatusOr<std::unique_ptr<CurlSender>> CurlSender::Create(
 
 CurlSender::CurlSender(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-CurlSender::~CurlSender() {
-  Shutdown(absl::ZeroDuration());
-  for (CURL* easy : impl_->easy_pool) curl_easy_cleanup(easy);
-  curl_multi_cleanup(impl_->multi);  // may still call OnSocket: epoll last
-  close(impl_->wake_fd);
-  close(impl_->epoll_fd);
-}
+CurlSender::~CurlSender() { Shutdown(absl::ZeroDuration()); }
 
 void CurlSender::Send(HttpRequest request,
                       absl::AnyInvocable<void(HttpResult) &&> done) {
