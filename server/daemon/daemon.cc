@@ -70,7 +70,10 @@ class DaemonImpl final : public Daemon {
  public:
   explicit DaemonImpl(const common::Config& config) : config_(config) {}
 
-  ~DaemonImpl() override { Shutdown(); }
+  ~DaemonImpl() override {
+    Shutdown();
+    metrics_server_.reset();  // before the members its sources read
+  }
 
   absl::Status Init(std::optional<std::string> env_admin_token) {
     HERALD_ASSIGN_OR_RETURN(common::DirLock lock,
@@ -125,8 +128,9 @@ class DaemonImpl final : public Daemon {
     policy_service_ = std::make_unique<api::PolicyServiceImpl>(&services_);
     delivery_service_ = std::make_unique<api::DeliveryServiceImpl>(&services_);
     admin_service_ = std::make_unique<api::AdminServiceImpl>(&services_);
-    HERALD_RETURN_IF_ERROR(StartServer());
-    return StartMetrics();
+    // Metrics first: once the gRPC address is published, everything is up.
+    HERALD_RETURN_IF_ERROR(StartMetrics());
+    return StartServer();
   }
 
   std::string address() const override { return address_; }
