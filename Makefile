@@ -1,7 +1,7 @@
 # herald: the two entry points a new machine needs, plus a few helpers.
 #   make run    install what is missing, build (Release), start heraldd
 #   make test   install what is missing, build, run every test suite
-.PHONY: run test build lint clean help deps
+.PHONY: run test build lint clean help deps sdk
 
 BUILD_DIR ?= build
 JOBS ?= 2
@@ -25,6 +25,9 @@ run: build
 
 test:
 	./scripts/test.sh
+
+sdk: deps
+	./scripts/gen-sdk.sh
 
 lint: deps
 	.tools/node_modules/.bin/buf lint
