@@ -24,6 +24,16 @@ run_suite "buf lint" .tools/node_modules/.bin/buf lint
 if [ "${RESULTS[0]}" = PASS ]; then
   run_suite "ctest" ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure --timeout 600
   run_suite "python e2e" ./scripts/pytest.sh tests/e2e tests/render
+  # Each SDK brings its own suite (installs its toolchain deps, runs against
+  # a heraldd it starts from $BUILD_DIR).
+  for lang in python go typescript; do
+    if [ -x "sdk/$lang/test.sh" ]; then
+      run_suite "sdk $lang" env HERALD_BUILD_DIR="$ROOT/$BUILD_DIR" "sdk/$lang/test.sh"
+    fi
+  done
+  if ls sdk/*/generate.sh >/dev/null 2>&1; then
+    run_suite "sdk generation drift" ./scripts/gen-sdk.sh --check
+  fi
 fi
 
 echo
