@@ -82,6 +82,31 @@ DispatcherStats Dispatcher::stats() const {
   return s;
 }
 
+std::map<std::string, int> Dispatcher::EndpointInFlight() const {
+  std::map<std::string, int> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, ep] : endpoints_) {
+    if (ep.in_flight == 0) continue;
+    if (ep.slack) {
+      absl::StatusOr<std::string> host = EndpointKey(key);
+      out[host.ok() ? *host : std::string("slack")] += ep.in_flight;
+    } else {
+      out[key] += ep.in_flight;
+    }
+  }
+  return out;
+}
+
+void Dispatcher::StopClaiming() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+    wake_ = true;
+  }
+  store_->SetWorkListener(nullptr);
+}
+
 void Dispatcher::Shutdown(absl::Duration deadline) {
   absl::MutexLock serial(&shutdown_mu_);
   {
@@ -287,6 +312,7 @@ void Dispatcher::StartAttempt(Work work, const core::Settings& settings) {
   attempt.context.uniform = Uniform();
   attempt.secrets = SecretsOf(c.execution.target);
   attempt.start = clock_->Now();
+  attempt.created = c.execution.start_time;
 
   BuildOptions build;
   build.timeout = EffectiveTimeout(c.retry_policy, settings);
@@ -329,6 +355,20 @@ void Dispatcher::OnResult(const Attempt& attempt, HttpResult result) {
   }
   r.log_line = FormatAttemptLog(attempt.start, attempt.context, result,
                                 outcome, attempt.secrets);
+  bool aborted;
+  {
+    absl::MutexLock lock(&mu_);
+    aborted = sender_stopping_ && result.error_kind == HttpErrorKind::kOther;
+  }
+  if (options_.on_attempt && !aborted) {
+    AttemptReport report;
+    report.vendor_type =
+        attempt.slack ? core::VendorType::kSlack : core::VendorType::kWebhook;
+    report.verdict = outcome.verdict;
+    report.latency = result.latency;
+    report.since_created = now - attempt.created;
+    options_.on_attempt(report);
+  }
 
   absl::MutexLock lock(&mu_);
   --in_flight_;

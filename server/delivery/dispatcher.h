@@ -71,6 +71,16 @@
 
 namespace herald::delivery {
 
+// What the dispatcher reports after each attempt (for metrics).
+struct AttemptReport {
+  core::VendorType vendor_type = core::VendorType::kWebhook;
+  Verdict verdict = Verdict::kFailed;
+  absl::Duration latency = absl::ZeroDuration();
+  // From the creation of the delivery (its event's acknowledgement) to the
+  // end of this attempt.
+  absl::Duration since_created = absl::ZeroDuration();
+};
+
 struct DispatcherOptions {
   // Lease owner id, unique per process start; "" = "<host>:<pid>:<random>".
   std::string owner;
@@ -106,6 +116,9 @@ struct DispatcherOptions {
   absl::Duration settings_max_age = absl::Seconds(1);
   // Wait before retrying a failed result write or claim.
   absl::Duration store_retry_delay = absl::Seconds(1);
+  // Called after every attempt (not for attempts aborted by the shutdown),
+  // on the sender's thread: must be quick and must not block.
+  std::function<void(const AttemptReport&)> on_attempt;
 };
 
 // Counters since Start; a consistent snapshot.
@@ -147,10 +160,18 @@ class Dispatcher {
   // rather than at the next poll. Cheap, never blocks.
   void Notify();
 
+  // The first half of Shutdown, for the daemon to call as soon as SIGTERM
+  // arrives: no more claims, queued tasks are released; attempts in flight
+  // go on. Idempotent; never blocks.
+  void StopClaiming();
+
   // See the file comment. Idempotent; returns when everything is written.
   void Shutdown(absl::Duration deadline);
 
   DispatcherStats stats() const;
+  // Attempts in flight per endpoint ("scheme://host:port"), for metrics.
+  // Slack webhook URLs are secrets: they are counted under their host.
+  std::map<std::string, int> EndpointInFlight() const;
   const std::string& owner() const { return owner_; }
 
  private:
@@ -174,6 +195,7 @@ class Dispatcher {
     AttemptContext context;
     std::vector<std::string> secrets;
     absl::Time start;
+    absl::Time created;  // the execution's start time
   };
 
   void Loop();
