@@ -21,6 +21,10 @@
 #include "server/common/secret_file.h"
 #include "server/core/clock.h"
 #include "server/core/status_macros.h"
+#include "server/delivery/connect_guard.h"
+#include "server/delivery/curl_sender.h"
+#include "server/delivery/dispatcher.h"
+#include "server/delivery/retention_sweeper.h"
 #include "server/ingest/match_cache.h"
 #include "server/ingest/publisher.h"
 #include "server/metrics/metrics.h"
@@ -128,6 +132,7 @@ class DaemonImpl final : public Daemon {
     policy_service_ = std::make_unique<api::PolicyServiceImpl>(&services_);
     delivery_service_ = std::make_unique<api::DeliveryServiceImpl>(&services_);
     admin_service_ = std::make_unique<api::AdminServiceImpl>(&services_);
+    HERALD_RETURN_IF_ERROR(StartDelivery());
     // Metrics first: once the gRPC address is published, everything is up.
     HERALD_RETURN_IF_ERROR(StartMetrics());
     return StartServer();
@@ -137,9 +142,13 @@ class DaemonImpl final : public Daemon {
 
   void Shutdown() override {
     if (server_ == nullptr) return;
+    const absl::Time deadline = absl::Now() + config_.shutdown_grace_period;
     log::Info("shutting down",
               {{"grace_period_ms",
                 absl::ToInt64Milliseconds(config_.shutdown_grace_period)}});
+    // No new deliveries from now on; those in flight finish while the
+    // calls drain (one grace period for both).
+    dispatcher_->StopClaiming();
     if (auto* health = server_->GetHealthCheckService()) {
       health->Shutdown();  // every service reports NOT_SERVING from now on
     }
@@ -154,6 +163,11 @@ class DaemonImpl final : public Daemon {
                       std::chrono::milliseconds(100));
     server_->Wait();
     executor_->Shutdown();
+    // Attempts still in flight get what is left of the grace period, then
+    // are aborted; every unfinished claim is released (due again at the
+    // next start), every result written. Then the sender stops.
+    sweeper_->Stop();
+    dispatcher_->Shutdown(std::max(deadline - absl::Now(), absl::ZeroDuration()));
     server_.reset();
     metrics_server_.reset();  // its sources point into this object
     log::Info("stopped");
@@ -216,6 +230,52 @@ class DaemonImpl final : public Daemon {
     return absl::OkStatus();
   }
 
+  // The delivery engine: the libcurl sender (with the SSRF guard), the
+  // dispatcher and the retention sweeper.
+  absl::Status StartDelivery() {
+    delivery::CurlSender::Options sender_options;
+    sender_options.max_connections =
+        std::max(512, 2 * config_.delivery_max_in_flight);
+    sender_options.connect_guard =
+        delivery::MakeConnectGuard({config_.allow_loopback_targets,
+                                    config_.strict_private_targets});
+    HERALD_ASSIGN_OR_RETURN(sender_,
+                            delivery::CurlSender::Create(sender_options));
+    delivery::DispatcherOptions options;
+    options.max_in_flight = config_.delivery_max_in_flight;
+    options.per_endpoint_concurrency = config_.delivery_per_endpoint_concurrency;
+    options.backoff_scale = config_.delivery_backoff_scale;
+    options.lease = config_.delivery_lease;
+    // The data-directory lock makes this the only heraldd on this store:
+    // tasks left Running belong to a process that died.
+    options.expire_foreign_leases_at_start = true;
+    options.on_attempt = [this](const delivery::AttemptReport& r) {
+      const std::string_view type =
+          r.vendor_type == core::VendorType::kSlack ? "slack" : "http";
+      const std::string_view outcome =
+          r.verdict == delivery::Verdict::kSuccess ? "success"
+          : r.verdict == delivery::Verdict::kRetry ? "retry"
+                                                   : "failed";
+      metrics_.RecordAttempt(type, outcome, r.latency);
+      if (r.verdict == delivery::Verdict::kSuccess) {
+        metrics_.RecordAckToDelivery(r.since_created);
+      }
+    };
+    dispatcher_ = std::make_unique<delivery::Dispatcher>(
+        store_.get(), sender_.get(), core::RealClock::Default(),
+        std::move(options));
+    HERALD_RETURN_IF_ERROR(dispatcher_->Start());
+    sweeper_ = std::make_unique<delivery::RetentionSweeper>(
+        store_.get(), delivery::RetentionSweeper::Options{});
+    sweeper_->Start();
+    log::Info("delivery engine started",
+              {{"owner", dispatcher_->owner()},
+               {"max_in_flight", config_.delivery_max_in_flight},
+               {"per_endpoint_concurrency",
+                config_.delivery_per_endpoint_concurrency}});
+    return absl::OkStatus();
+  }
+
   absl::Status StartMetrics() {
     metrics::Sources sources;
     sources.events_published = [this] { return ingest_metrics_.published(); };
@@ -225,6 +285,13 @@ class DaemonImpl final : public Daemon {
       return ingest_metrics_.deliveries_created();
     };
     sources.grpc_calls_in_flight = [this] { return calls_.in_flight(); };
+    sources.queue_depth = [this]() -> absl::StatusOr<metrics::QueueDepth> {
+      HERALD_ASSIGN_OR_RETURN(store::QueueDepth d, store_->CountQueue());
+      return metrics::QueueDepth{d.pending, d.retrying, d.running};
+    };
+    sources.endpoint_in_flight = [this] {
+      return dispatcher_->EndpointInFlight();
+    };
     metrics_.SetSources(std::move(sources));
     if (config_.metrics_address.empty()) return absl::OkStatus();
     HERALD_ASSIGN_OR_RETURN(
@@ -245,6 +312,10 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::optional<common::DirLock> dir_lock_;
   std::unique_ptr<store::Store> store_;
+  // Declared after the store: destroyed (stopped) before it.
+  std::unique_ptr<delivery::CurlSender> sender_;
+  std::unique_ptr<delivery::Dispatcher> dispatcher_;
+  std::unique_ptr<delivery::RetentionSweeper> sweeper_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<api::Executor> executor_;
   api::CallTracker calls_;
