@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/api/delivery_convert.h"
+#include "server/api/watch_tasks.h"
 #include "server/api/proto_time.h"
 #include "server/api/unimplemented.h"
 #include "server/auth/permissions.h"
@@ -405,9 +406,8 @@ DeliveryServiceImpl::RecoverFailed(grpc::CallbackServerContext* context,
 
 grpc::ServerWriteReactor<v1::WatchTasksResponse>*
 DeliveryServiceImpl::WatchTasks(grpc::CallbackServerContext* context,
-                                const v1::WatchTasksRequest*) {
-  return new UnimplementedWriter<v1::WatchTasksResponse>(context, services_,
-                                                         "WatchTasks");
+                                const v1::WatchTasksRequest* request) {
+  return StartWatchTasks(context, services_, *services_.watch_hub, *request);
 }
 
 }  // namespace herald::api

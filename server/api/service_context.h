@@ -19,6 +19,7 @@
 #include "server/core/clock.h"
 #include "server/core/errors.h"
 #include "server/ingest/match_cache.h"
+#include "server/watch/watch_hub.h"
 #include "server/store/store.h"
 
 namespace herald::api {
@@ -32,6 +33,8 @@ struct ServiceContext {
   core::Clock* clock = nullptr;
   // Invalidated after every policy or settings change.
   ingest::MatchCache* match_cache = nullptr;
+  // The tail of the task update log, for WatchTasks.
+  watch::WatchHub* watch_hub = nullptr;
   std::string version;
   std::string store_kind;
   std::string registry_endpoint;

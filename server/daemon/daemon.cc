@@ -28,6 +28,7 @@
 #include "server/ingest/match_cache.h"
 #include "server/ingest/publisher.h"
 #include "server/metrics/metrics.h"
+#include "server/watch/watch_hub.h"
 #include "server/store/sqlite/sqlite_store.h"
 
 namespace herald::daemon {
@@ -77,6 +78,8 @@ class DaemonImpl final : public Daemon {
   ~DaemonImpl() override {
     Shutdown();
     metrics_server_.reset();  // before the members its sources read
+    // The hub goes before the store: the store must not call into it.
+    if (store_ != nullptr) store_->SetTaskUpdateListener(nullptr);
   }
 
   absl::Status Init(std::optional<std::string> env_admin_token) {
@@ -92,6 +95,9 @@ class DaemonImpl final : public Daemon {
     options.path = absl::StrCat(config_.data_dir, "/herald.db");
     HERALD_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(options));
     HERALD_RETURN_IF_ERROR(SeedSettings(*store_, config_));
+    watch_hub_ = std::make_unique<watch::WatchHub>(store_.get());
+    store_->SetTaskUpdateListener([hub = watch_hub_.get()] { hub->Notify(); });
+    HERALD_RETURN_IF_ERROR(watch_hub_->Start());
 
     HERALD_ASSIGN_OR_RETURN(
         auth::BootstrapResult bootstrap,
@@ -115,6 +121,7 @@ class DaemonImpl final : public Daemon {
     services_.authenticator = authenticator_.get();
     services_.executor = executor_.get();
     services_.calls = &calls_;
+    services_.watch_hub = watch_hub_.get();
     services_.clock = core::RealClock::Default();
     match_cache_ = std::make_unique<ingest::MatchCache>(
         store_.get(), core::RealClock::Default(), kMatchCacheMaxAge);
@@ -152,6 +159,9 @@ class DaemonImpl final : public Daemon {
     if (auto* health = server_->GetHealthCheckService()) {
       health->Shutdown();  // every service reports NOT_SERVING from now on
     }
+    // Watch streams end now with UNAVAILABLE: their clients resume from
+    // their cursor elsewhere or after the restart.
+    watch_hub_->Stop();
     // Refuse new calls, let the ones in flight finish within the grace
     // period, then stop gRPC (which cancels whatever is left).
     calls_.Drain();
@@ -312,6 +322,7 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::optional<common::DirLock> dir_lock_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<watch::WatchHub> watch_hub_;
   // Declared after the store: destroyed (stopped) before it.
   std::unique_ptr<delivery::CurlSender> sender_;
   std::unique_ptr<delivery::Dispatcher> dispatcher_;

@@ -32,6 +32,7 @@
 #include "server/core/execution.h"
 #include "server/core/policy.h"
 #include "server/core/settings.h"
+#include "server/store/task_update.h"
 
 namespace herald::store {
 
@@ -345,6 +346,26 @@ class Store {
   virtual absl::StatusOr<int64_t> SweepExecutions(int keep,
                                                   int64_t max_delete) = 0;
   virtual absl::StatusOr<QueueDepth> CountQueue() = 0;
+
+  // ---- Task updates (WatchTasks) ----
+  // The log holds one TaskUpdate per change of any task (creation, claim,
+  // result, redelivery, release), appended in the change's transaction and
+  // numbered in commit order.
+  //
+  // Up to `limit` updates with seq > after_seq, oldest first, with the
+  // log's current bounds.
+  virtual absl::StatusOr<TaskUpdatePage> ListTaskUpdates(int64_t after_seq,
+                                                         int limit) = 0;
+  // The current state of not-yet-final tasks (Pending, Running, Error with
+  // a retry scheduled), as TaskUpdates with seq 0, by task id.
+  virtual absl::StatusOr<std::vector<TaskUpdate>> ListUnfinishedTasks(
+      const UnfinishedTaskQuery& query) = 0;
+  // Deletes updates last changed before `before`; returns how many.
+  virtual absl::StatusOr<int64_t> TrimTaskUpdates(absl::Time before) = 0;
+  // `listener` runs after every commit that may have appended updates (on
+  // the committing thread: it must be quick and must not call the store).
+  // Replaces any earlier listener; an empty function removes it.
+  virtual void SetTaskUpdateListener(std::function<void()> listener) = 0;
 
   // ---- New-work signal ----
   // The dispatcher listens here; whoever commits due work (the publish

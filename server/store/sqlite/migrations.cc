@@ -158,6 +158,66 @@ CREATE INDEX tasks_failed ON tasks(id)
   WHERE status = 'Error' AND due_time IS NULL;
 )sql";
 
+// Version 3: the task update log WatchTasks streams (sqlite_watch.cc).
+// Triggers append one row per task change in the same transaction as the
+// change, whoever makes it, numbered by `seq` (the watch cursor).
+constexpr absl::string_view kSchemaV3 = R"sql(
+CREATE TABLE task_updates (
+  seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id             INTEGER NOT NULL,
+  execution_id        INTEGER NOT NULL,
+  policy_id           INTEGER NOT NULL,
+  project_id          INTEGER NOT NULL,
+  policy_project_id   INTEGER NOT NULL,
+  event_id            INTEGER NOT NULL,
+  event_type          TEXT    NOT NULL,
+  vendor_type         TEXT    NOT NULL,
+  target_address      TEXT    NOT NULL,
+  status              TEXT    NOT NULL,
+  run_count           INTEGER NOT NULL,
+  max_attempts        INTEGER NOT NULL,
+  next_attempt_time   INTEGER NOT NULL,
+  last_response_code  INTEGER NOT NULL,
+  last_error          TEXT    NOT NULL,
+  create_time         INTEGER NOT NULL,
+  update_time         INTEGER NOT NULL,
+  start_time          INTEGER NOT NULL,
+  end_time            INTEGER NOT NULL
+);
+CREATE TRIGGER task_updates_on_insert AFTER INSERT ON tasks BEGIN
+  INSERT INTO task_updates (task_id, execution_id, policy_id, project_id,
+    policy_project_id, event_id, event_type, vendor_type, target_address,
+    status, run_count, max_attempts, next_attempt_time, last_response_code,
+    last_error, create_time, update_time, start_time, end_time)
+  SELECT NEW.id, e.id, e.policy_id, e.project_id, p.project_id, e.event_id,
+    e.event_type, e.vendor_type, coalesce(json_extract(e.target, '$.address'), ''),
+    NEW.status, NEW.run_count, NEW.max_attempts, NEW.next_attempt_time,
+    NEW.last_response_code, NEW.last_error, NEW.create_time, NEW.update_time,
+    NEW.start_time, NEW.end_time
+  FROM executions e JOIN policies p ON p.id = e.policy_id
+  WHERE e.id = NEW.execution_id;
+END;
+CREATE TRIGGER task_updates_on_update AFTER UPDATE ON tasks
+  WHEN OLD.status IS NOT NEW.status OR OLD.run_count IS NOT NEW.run_count
+    OR OLD.next_attempt_time IS NOT NEW.next_attempt_time
+    OR OLD.last_response_code IS NOT NEW.last_response_code
+    OR OLD.last_error IS NOT NEW.last_error
+BEGIN
+  INSERT INTO task_updates (task_id, execution_id, policy_id, project_id,
+    policy_project_id, event_id, event_type, vendor_type, target_address,
+    status, run_count, max_attempts, next_attempt_time, last_response_code,
+    last_error, create_time, update_time, start_time, end_time)
+  SELECT NEW.id, e.id, e.policy_id, e.project_id, p.project_id, e.event_id,
+    e.event_type, e.vendor_type, coalesce(json_extract(e.target, '$.address'), ''),
+    NEW.status, NEW.run_count, NEW.max_attempts, NEW.next_attempt_time,
+    NEW.last_response_code, NEW.last_error, NEW.create_time, NEW.update_time,
+    NEW.start_time, NEW.end_time
+  FROM executions e JOIN policies p ON p.id = e.policy_id
+  WHERE e.id = NEW.execution_id;
+END;
+CREATE INDEX task_updates_by_time ON task_updates(update_time);
+)sql";
+
 // Turns the first failure reading the file into the documented codes.
 absl::Status OpenError(Connection& conn, const absl::Status& status,
                        absl::string_view path) {
@@ -174,6 +234,7 @@ const std::vector<Migration>& Migrations() {
   static const auto* const migrations = new std::vector<Migration>{
       {1, "initial schema", kSchemaV1},
       {2, "delivery claims", kSchemaV2},
+      {3, "task update log", kSchemaV3},
   };
   return *migrations;
 }

@@ -440,6 +440,8 @@ void SqliteStore::ExecuteBatch(std::vector<WriteItem>& batch) {
     if (txn.ok()) txn = RunSql(c, "COMMIT");
     if (txn.ok()) {
       transactions_committed_.fetch_add(1, std::memory_order_relaxed);
+      absl::MutexLock lock(&listener_mu_);
+      if (task_update_listener_) task_update_listener_();
     } else if (c.in_transaction()) {
       c.Exec("ROLLBACK").IgnoreError();
     }

@@ -193,6 +193,14 @@ class SqliteStore final : public Store {
                                           int64_t max_delete) override;
   absl::StatusOr<QueueDepth> CountQueue() override;
 
+  // Task updates (sqlite_watch.cc).
+  absl::StatusOr<TaskUpdatePage> ListTaskUpdates(int64_t after_seq,
+                                                 int limit) override;
+  absl::StatusOr<std::vector<TaskUpdate>> ListUnfinishedTasks(
+      const UnfinishedTaskQuery& query) override;
+  absl::StatusOr<int64_t> TrimTaskUpdates(absl::Time before) override;
+  void SetTaskUpdateListener(std::function<void()> listener) override;
+
   // ---- Test hooks ----
   // Write transactions committed by the writer since Open.
   int64_t transactions_committed_for_test() const {
@@ -272,6 +280,9 @@ class SqliteStore final : public Store {
   int wal_pages_ = 0;
   bool wal_caught_up_ = true;
   std::atomic<int64_t> transactions_committed_{0};
+  // Called after each commit (SetTaskUpdateListener).
+  absl::Mutex listener_mu_;
+  std::function<void()> task_update_listener_ ABSL_GUARDED_BY(listener_mu_);
 
   absl::Mutex queue_mu_;
   std::deque<WriteItem> queue_ ABSL_GUARDED_BY(queue_mu_);
