@@ -34,6 +34,7 @@ import {
   RecoverFailedRequest,
   type RecoverFailedResponse,
   WatchTasksRequest,
+  type WatchTasksResponse,
 } from "./gen/herald/v1/delivery_service.js";
 import {
   EventServiceClient,
@@ -41,7 +42,6 @@ import {
   type EventAck,
   PublishEventRequest,
   PublishEventsRequest,
-  type PublishEventsResponse,
 } from "./gen/herald/v1/event_service.js";
 import type { Policy } from "./gen/herald/v1/policy.js";
 import {
@@ -368,7 +368,7 @@ export class HeraldClient {
       }
     })();
     try {
-      for await (const res of call as AsyncIterable<PublishEventsResponse>) {
+      for await (const res of messages(call)) {
         yield {
           sequence: res.sequence,
           requestId: res.requestId,
@@ -456,7 +456,7 @@ export class HeraldClient {
     );
     const unlink = linkAbort(options?.signal, () => call.cancel());
     try {
-      for await (const res of call as AsyncIterable<RecoverFailedResponse>) yield res;
+      yield* messages(call);
     } catch (e) {
       throw toHeraldError(e);
     } finally {
@@ -613,7 +613,7 @@ export class HeraldClient {
  */
 export class TaskWatch implements AsyncIterable<TaskUpdate> {
   private lastCursor: string;
-  private current: grpc.ClientReadableStream<unknown> | undefined;
+  private current: grpc.ClientReadableStream<WatchTasksResponse> | undefined;
   private closed = false;
 
   /** @internal */
@@ -658,11 +658,12 @@ export class TaskWatch implements AsyncIterable<TaskUpdate> {
       const started = Date.now();
       const unlink = linkAbort(signal, () => call.cancel());
       try {
-        for await (const res of call as AsyncIterable<{ update: TaskUpdate | undefined }>) {
-          if (!res.update) continue;
-          failures = 0;
-          this.lastCursor = res.update.cursor;
-          yield res.update;
+        for await (const res of messages(call)) {
+          for (const update of res.updates) {
+            failures = 0;
+            this.lastCursor = update.cursor;
+            yield update;
+          }
         }
         return; // the server ended the stream
       } catch (e) {
@@ -686,6 +687,11 @@ export class TaskWatch implements AsyncIterable<TaskUpdate> {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+/** A grpc-js response stream as a typed async iterable. */
+function messages<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>): AsyncIterable<T> {
+  return call as AsyncIterable<T>;
+}
 
 function backoff(retry: RetryOptions, attempt: number): number {
   const ceiling = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (attempt - 1));
