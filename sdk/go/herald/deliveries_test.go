@@ -24,12 +24,20 @@ func waitExecution(t *testing.T, ctx context.Context, c *herald.Client, policyID
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(execs) > 0 && execs[0].GetEndTime() != nil {
-			e, err := c.GetExecution(ctx, execs[0].GetId())
+		if len(execs) > 0 {
+			// (Today's heraldd sends an empty end_time while running, so
+			// the task's final flag is what tells.)
+			tasks, err := c.ListTasks(ctx, execs[0].GetId())
 			if err != nil {
 				t.Fatal(err)
 			}
-			return e
+			if len(tasks) == 1 && tasks[0].GetFinal() {
+				e, err := c.GetExecution(ctx, execs[0].GetId())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
