@@ -82,8 +82,11 @@ func (c *Client) watchOnce(ctx context.Context, req *heraldv1.WatchTasksRequest,
 		if err != nil {
 			return err
 		}
-		if !deliver(resp.GetUpdate()) {
-			return nil
+		// Updates come in batches, oldest first.
+		for _, u := range resp.GetUpdates() {
+			if !deliver(u) {
+				return nil
+			}
 		}
 	}
 }

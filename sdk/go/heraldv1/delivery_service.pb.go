@@ -967,11 +967,12 @@ func (x *WatchTasksRequest) GetCursor() string {
 }
 
 // WatchTasksResponse is one message of the DeliveryService.WatchTasks
-// stream.
+// stream: one or more updates, in order. Updates that happen together are
+// batched so a busy server sends few messages.
 type WatchTasksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The update.
-	Update        *TaskUpdate `protobuf:"bytes,1,opt,name=update,proto3" json:"update,omitempty"`
+	// The updates, oldest first. Resume after the last one's cursor.
+	Updates       []*TaskUpdate `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1006,9 +1007,9 @@ func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
 	return file_herald_v1_delivery_service_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *WatchTasksResponse) GetUpdate() *TaskUpdate {
+func (x *WatchTasksResponse) GetUpdates() []*TaskUpdate {
 	if x != nil {
-		return x.Update
+		return x.Updates
 	}
 	return nil
 }
@@ -1076,9 +1077,9 @@ const file_herald_v1_delivery_service_proto_rawDesc = "" +
 	"\bstatuses\x18\x05 \x03(\x0e2\x15.herald.v1.TaskStatusR\bstatuses\x12+\n" +
 	"\x05start\x18\x06 \x01(\x0e2\x15.herald.v1.WatchStartR\x05start\x12\x16\n" +
 	"\x06cursor\x18\a \x01(\tR\x06cursorB\r\n" +
-	"\v_project_id\"C\n" +
-	"\x12WatchTasksResponse\x12-\n" +
-	"\x06update\x18\x01 \x01(\v2\x15.herald.v1.TaskUpdateR\x06update*X\n" +
+	"\v_project_id\"E\n" +
+	"\x12WatchTasksResponse\x12/\n" +
+	"\aupdates\x18\x01 \x03(\v2\x15.herald.v1.TaskUpdateR\aupdates*X\n" +
 	"\n" +
 	"WatchStart\x12\x1b\n" +
 	"\x17WATCH_START_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -1146,7 +1147,7 @@ var file_herald_v1_delivery_service_proto_depIdxs = []int32{
 	20, // 7: herald.v1.RecoverFailedRequest.end_time:type_name -> google.protobuf.Timestamp
 	17, // 8: herald.v1.WatchTasksRequest.statuses:type_name -> herald.v1.TaskStatus
 	0,  // 9: herald.v1.WatchTasksRequest.start:type_name -> herald.v1.WatchStart
-	21, // 10: herald.v1.WatchTasksResponse.update:type_name -> herald.v1.TaskUpdate
+	21, // 10: herald.v1.WatchTasksResponse.updates:type_name -> herald.v1.TaskUpdate
 	1,  // 11: herald.v1.DeliveryService.ListExecutions:input_type -> herald.v1.ListExecutionsRequest
 	3,  // 12: herald.v1.DeliveryService.GetExecution:input_type -> herald.v1.GetExecutionRequest
 	5,  // 13: herald.v1.DeliveryService.ListTasks:input_type -> herald.v1.ListTasksRequest
