@@ -56,7 +56,7 @@ export class Heraldd {
         `--address_file=${addressFile}`,
         "--metrics_address=",
         "--shutdown_grace_period=2s",
-        "--log_level=warning",
+        "--log_level=warn",
         ...(options.extraArgs ?? []),
       ],
       { stdio: ["ignore", logFd, logFd] },
