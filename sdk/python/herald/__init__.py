@@ -11,7 +11,7 @@ notification service.
 """
 
 from herald import errors, types, webhooks
-from herald._common import DEFAULT_TIMEOUT, NO_RETRY, TLS, Retry
+from herald._common import DEFAULT_TIMEOUT, NO_RETRY, TLS, WATCH_RETRY, Retry
 from herald._version import __version__
 from herald.client import Client, Pager, PublishResult, TaskWatch
 from herald.errors import HeraldError
@@ -69,6 +69,7 @@ __all__ = [
     "Retry",
     "TLS",
     "TaskWatch",
+    "WATCH_RETRY",
     "errors",
     "types",
     "webhooks",

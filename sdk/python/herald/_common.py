@@ -64,6 +64,9 @@ class Retry:
 
 #: Never retry.
 NO_RETRY = Retry(max_attempts=1)
+#: How watches reconnect by default: more patient than unary calls, since a
+#: watch outlives server restarts (about 30 s of attempts).
+WATCH_RETRY = Retry(max_attempts=10, initial_backoff=0.2, max_backoff=5.0)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ client.close()`` or ``async with``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from datetime import datetime
 from typing import (
@@ -17,6 +18,7 @@ from typing import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Deque,
     Generic,
     Iterable,
     List,
@@ -105,6 +107,7 @@ class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
         self._call: Any = None
         self._closed = False
         self._failures = 0
+        self._buffer: Deque[delivery_pb2.TaskUpdate] = collections.deque()
         self.cursor: str = request.cursor
         self.reconnects = 0
 
@@ -113,6 +116,11 @@ class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
 
     async def __anext__(self) -> delivery_pb2.TaskUpdate:
         while True:
+            if self._buffer and not self._closed:
+                update = self._buffer.popleft()
+                if update.cursor:
+                    self.cursor = update.cursor
+                return update
             if self._closed:
                 raise StopAsyncIteration
             if self._call is None:
@@ -143,10 +151,8 @@ class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
                 self._closed = True
                 raise StopAsyncIteration
             self._failures = 0
-            update: delivery_pb2.TaskUpdate = response.update
-            if update.cursor:
-                self.cursor = update.cursor
-            return update
+            # A message batches one or more updates, oldest first.
+            self._buffer.extend(response.updates)
 
     def close(self) -> None:
         self._closed = True
@@ -438,7 +444,7 @@ class Client:
                     event_types: Optional[Sequence[str]] = None,
                     statuses: Optional[Sequence["delivery_pb2.TaskStatus.ValueType"]] = None,
                     start: Optional["delivery_pb.WatchStart.ValueType"] = None,
-                    cursor: Optional[str] = None,
+                    cursor: Optional[str] = None, retry: Optional[Retry] = None,
                     metadata: Metadata = ()) -> AsyncTaskWatch:
         req = _common.build(delivery_pb.WatchTasksRequest, request, {
             "project_id": project_id, "policy_id": policy_id, "execution_id": execution_id,
@@ -446,7 +452,7 @@ class Client:
             "cursor": cursor})
         md = self._metadata(metadata)
         return AsyncTaskWatch(lambda r: self._deliveries.WatchTasks(r, metadata=md), req,
-                              self.retry)
+                              retry if retry is not None else _common.WATCH_RETRY)
 
     # -- AdminService -----------------------------------------------------
 

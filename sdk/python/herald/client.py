@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import (
     Any,
     Callable,
+    Deque,
     Generic,
     Iterable,
     Iterator,
@@ -142,6 +144,7 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
         self._lock = threading.Lock()
         self._closed = False
         self._failures = 0
+        self._buffer: Deque[delivery_pb2.TaskUpdate] = collections.deque()
         #: The cursor of the last update returned (or the one passed in).
         self.cursor: str = request.cursor
         #: How many times the stream was reopened after a failure.
@@ -152,6 +155,8 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
 
     def __next__(self) -> delivery_pb2.TaskUpdate:
         while True:
+            if self._buffer and not self._closed:
+                return self._take()
             with self._lock:
                 if self._closed:
                     raise StopIteration
@@ -181,10 +186,14 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
                 self.reconnects += 1
                 continue
             self._failures = 0
-            update: delivery_pb2.TaskUpdate = response.update
-            if update.cursor:
-                self.cursor = update.cursor
-            return update
+            # A message batches one or more updates, oldest first.
+            self._buffer.extend(response.updates)
+
+    def _take(self) -> delivery_pb2.TaskUpdate:
+        update = self._buffer.popleft()
+        if update.cursor:
+            self.cursor = update.cursor
+        return update
 
     def close(self) -> None:
         with self._lock:
@@ -469,16 +478,19 @@ class Client:
                     event_types: Optional[Sequence[str]] = None,
                     statuses: Optional[Sequence["delivery_pb2.TaskStatus.ValueType"]] = None,
                     start: Optional["delivery_pb.WatchStart.ValueType"] = None,
-                    cursor: Optional[str] = None,
+                    cursor: Optional[str] = None, retry: Optional[Retry] = None,
                     metadata: Metadata = ()) -> TaskWatch:
         """Follows task changes live; see :class:`TaskWatch` (it resumes from
-        its cursor by itself after UNAVAILABLE)."""
+        its cursor by itself after UNAVAILABLE). ``retry`` paces the
+        reconnections (default :data:`herald.WATCH_RETRY`: 10 attempts, about
+        half a minute, before giving up)."""
         req = _common.build(delivery_pb.WatchTasksRequest, request, {
             "project_id": project_id, "policy_id": policy_id, "execution_id": execution_id,
             "event_types": event_types, "statuses": statuses, "start": start,
             "cursor": cursor})
         md = self._metadata(metadata)
-        return TaskWatch(lambda r: self._deliveries.WatchTasks(r, metadata=md), req, self.retry)
+        return TaskWatch(lambda r: self._deliveries.WatchTasks(r, metadata=md), req,
+                         retry if retry is not None else _common.WATCH_RETRY)
 
     # -- AdminService -----------------------------------------------------
 
