@@ -3,10 +3,14 @@ package herald_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/heraldhq/herald/sdk/go/herald"
@@ -202,29 +206,60 @@ func TestDeliveryPagination(t *testing.T) {
 func TestRecoverFailed(t *testing.T) {
 	ctx := testContext(t)
 	c := admin(t)
-	p, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
-		Policy: policyFor(112, "recover", "https://ci.example.invalid/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
-	})
+	const project = 112
+	var hits atomic.Int32
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "not today", http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	pol := policyFor(project, "recover", failing.URL+"/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT)
+	pol.RetryPolicy = &heraldv1.RetryPolicy{MaxAttempts: 1}
+	p, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last *heraldv1.RecoverFailedResponse
-	for progress, err := range c.RecoverFailed(ctx, &heraldv1.RecoverFailedRequest{
-		Scope:     &heraldv1.RecoverFailedRequest_PolicyId{PolicyId: p.GetId()},
-		StartTime: timestamppb.New(time.Now().Add(-time.Hour)),
-		DryRun:    true,
-	}) {
-		if herald.IsUnimplemented(err) {
-			t.Skip("RecoverFailed: not implemented by this heraldd")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = progress
+	start := time.Now().Add(-time.Minute)
+	if _, err := c.PublishEvent(ctx, &heraldv1.PublishEventRequest{Event: pushEvent(project, "fails")}); err != nil {
+		t.Fatal(err)
 	}
-	if last == nil || !last.GetDone() || last.GetRedelivered() != 0 {
-		t.Fatalf("last progress: %v", last)
+	exec := waitExecution(t, ctx, c, p.GetId())
+	if exec.GetStatus() != heraldv1.TaskStatus_TASK_STATUS_ERROR || hits.Load() != 1 {
+		t.Fatalf("failed execution: %v (%d hits)", exec, hits.Load())
 	}
+
+	recoverFailed := func(dryRun bool) *heraldv1.RecoverFailedResponse {
+		t.Helper()
+		var last *heraldv1.RecoverFailedResponse
+		for progress, err := range c.RecoverFailed(ctx, &heraldv1.RecoverFailedRequest{
+			Scope:     &heraldv1.RecoverFailedRequest_PolicyId{PolicyId: p.GetId()},
+			StartTime: timestamppb.New(start),
+			DryRun:    dryRun,
+		}) {
+			if herald.IsUnimplemented(err) {
+				t.Skip("RecoverFailed: not implemented by this heraldd")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = progress
+		}
+		if last == nil || !last.GetDone() {
+			t.Fatalf("last progress: %v", last)
+		}
+		return last
+	}
+	if got := recoverFailed(true); got.GetMatched() != 1 || got.GetRedelivered() != 0 {
+		t.Fatalf("dry run: %v", got)
+	}
+	if got := recoverFailed(false); got.GetMatched() != 1 || got.GetRedelivered() != 1 {
+		t.Fatalf("recover: %v", got)
+	}
+	waitFinal(t, ctx, c, exec.GetId())
+	if hits.Load() != 2 {
+		t.Fatalf("%d attempts after the recovery, want 2", hits.Load())
+	}
+
 	// Invalid: no scope.
 	var streamErr error
 	for _, err := range c.RecoverFailed(ctx, &heraldv1.RecoverFailedRequest{StartTime: timestamppb.Now()}) {
@@ -233,5 +268,42 @@ func TestRecoverFailed(t *testing.T) {
 	var herr *herald.Error
 	if !errors.As(streamErr, &herr) || !herald.IsInvalidArgument(streamErr) || len(herr.FieldViolations) == 0 {
 		t.Fatalf("no scope: %v", streamErr)
+	}
+}
+
+// TestRedeliverNotFinal: redelivering a task still in flight is
+// FAILED_PRECONDITION with reason TASK_NOT_FINAL.
+func TestRedeliverNotFinal(t *testing.T) {
+	ctx := testContext(t)
+	c := admin(t)
+	const project = 113
+	recv := newGatedReceiver(t)
+	defer recv.release()
+	p, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
+		Policy: policyFor(project, "held", recv.URL+"/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PublishEvent(ctx, &heraldv1.PublishEventRequest{Event: pushEvent(project, "held")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-recv.arrived: // the attempt is in flight and held
+	case <-time.After(30 * time.Second):
+		t.Fatal("not delivered")
+	}
+	execs, err := herald.Collect(c.ListExecutions(ctx, &heraldv1.ListExecutionsRequest{PolicyId: p.GetId()}))
+	if err != nil || len(execs) != 1 {
+		t.Fatalf("executions: %v %v", execs, err)
+	}
+	_, err = c.RedeliverExecution(ctx, execs[0].GetId())
+	var herr *herald.Error
+	if !errors.As(err, &herr) || herr.Code != codes.FailedPrecondition || herr.Reason != herald.ReasonTaskNotFinal ||
+		!herald.IsFailedPrecondition(err) || !errors.Is(err, herald.ErrFailedPrecondition) {
+		t.Fatalf("redeliver while running: %v", err)
+	}
+	if _, err := c.RedeliverTask(ctx, 1<<40); !herald.IsNotFound(err) {
+		t.Fatalf("redeliver an unknown task: %v", err)
 	}
 }

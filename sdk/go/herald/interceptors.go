@@ -96,22 +96,18 @@ func (c *Client) streamInterceptor(ctx context.Context, desc *grpc.StreamDesc,
 
 type errorStream struct{ grpc.ClientStream }
 
-func (s *errorStream) SendMsg(m any) error {
-	// SendMsg reports io.EOF when the server ended the stream; the status
-	// comes from RecvMsg then.
-	if err := s.ClientStream.SendMsg(m); err != nil && !errors.Is(err, io.EOF) {
-		return convertError(err)
-	} else {
-		return err
-	}
-}
+// SendMsg reports io.EOF when the server ended the stream (the status then
+// comes from RecvMsg), and RecvMsg reports io.EOF at the normal end: both
+// are passed on as they are.
+func (s *errorStream) SendMsg(m any) error { return streamError(s.ClientStream.SendMsg(m)) }
 
-func (s *errorStream) RecvMsg(m any) error {
-	if err := s.ClientStream.RecvMsg(m); err != nil && !errors.Is(err, io.EOF) {
-		return convertError(err)
-	} else {
+func (s *errorStream) RecvMsg(m any) error { return streamError(s.ClientStream.RecvMsg(m)) }
+
+func streamError(err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
 		return err
 	}
+	return convertError(err)
 }
 
 // jitter returns a random duration in [0, d] ("full jitter").
