@@ -57,7 +57,9 @@ v1::Event PushEvent(int64_t project) {
 class PermissionMatrixTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto started = HeralddProcess::Start();
+    HeralddProcess::Options options;
+    options.extra_args = {"--delivery_backoff_scale=0.0001"};
+    auto started = HeralddProcess::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
     auto channel = server_->Channel();
@@ -217,11 +219,96 @@ TEST_F(PermissionMatrixTest, EventService) {
 
 TEST_F(PermissionMatrixTest, DeliveryService) {
   auto stub = v1::DeliveryService::NewStub(server_->Channel());
+  const std::string admin = tokens_[kSysAdmin];
+  // One delivery of project A to a closed port: it fails fast (the server
+  // runs with a tiny backoff) and becomes final.
+  auto events = v1::EventService::NewStub(server_->Channel());
+  v1::PublishEventRequest publish;
+  *publish.mutable_event() = PushEvent(kProjectA);
+  v1::PublishEventResponse published;
+  ASSERT_TRUE(events->PublishEvent(AuthContext(admin).get(), publish, &published).ok());
+  v1::ListExecutionsRequest list;
+  list.set_policy_id(policy_a_);
+  v1::ListExecutionsResponse listed;
+  ASSERT_TRUE(stub->ListExecutions(AuthContext(admin).get(), list, &listed).ok());
+  ASSERT_GT(listed.executions_size(), 0);
+  const int64_t execution = listed.executions(0).id();
+  v1::ListTasksRequest tasks_request;
+  tasks_request.set_execution_id(execution);
+  v1::ListTasksResponse tasks;
+  ASSERT_TRUE(stub->ListTasks(AuthContext(admin).get(), tasks_request, &tasks).ok());
+  const int64_t task = tasks.tasks(0).id();
+  auto wait_final = [&] {
+    for (int i = 0; i < 500; ++i) {
+      v1::ListTasksResponse now;
+      EXPECT_TRUE(stub->ListTasks(AuthContext(admin).get(), tasks_request, &now).ok());
+      if (now.tasks(0).final()) return;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ADD_FAILURE() << "the task never became final";
+  };
+
   Check("ListExecutions", [&](const std::string& token) {
-    v1::ListExecutionsRequest r;
-    r.set_policy_id(policy_a_);
     v1::ListExecutionsResponse out;
-    return stub->ListExecutions(AuthContext(token).get(), r, &out);
+    return stub->ListExecutions(AuthContext(token).get(), list, &out);
+  }, Only({kSysAdmin, kAdminA, kMaintainerA}));
+  Check("GetExecution", [&](const std::string& token) {
+    v1::GetExecutionRequest r;
+    r.set_id(execution);
+    v1::GetExecutionResponse out;
+    return stub->GetExecution(AuthContext(token).get(), r, &out);
+  }, Only({kSysAdmin, kAdminA, kMaintainerA}));
+  Check("ListTasks", [&](const std::string& token) {
+    v1::ListTasksResponse out;
+    return stub->ListTasks(AuthContext(token).get(), tasks_request, &out);
+  }, Only({kSysAdmin, kAdminA, kMaintainerA}));
+  Check("GetTaskLog", [&](const std::string& token) {
+    v1::GetTaskLogRequest r;
+    r.set_task_id(task);
+    v1::GetTaskLogResponse out;
+    return stub->GetTaskLog(AuthContext(token).get(), r, &out);
+  }, Only({kSysAdmin, kAdminA, kMaintainerA}));
+  Check("RedeliverTask", [&](const std::string& token) {
+    wait_final();
+    v1::RedeliverTaskRequest r;
+    r.set_task_id(task);
+    v1::RedeliverTaskResponse out;
+    return stub->RedeliverTask(AuthContext(token).get(), r, &out);
+  }, Only({kSysAdmin, kAdminA}));
+  Check("RedeliverExecution", [&](const std::string& token) {
+    wait_final();
+    v1::RedeliverExecutionRequest r;
+    r.set_execution_id(execution);
+    v1::RedeliverExecutionResponse out;
+    return stub->RedeliverExecution(AuthContext(token).get(), r, &out);
+  }, Only({kSysAdmin, kAdminA}));
+  Check("RecoverFailed", [&](const std::string& token) {
+    v1::RecoverFailedRequest r;
+    r.set_policy_id(policy_a_);
+    r.mutable_start_time()->set_seconds(0);
+    r.set_dry_run(true);
+    auto context = AuthContext(token);
+    auto stream = stub->RecoverFailed(context.get(), r);
+    v1::RecoverFailedResponse progress;
+    while (stream->Read(&progress)) {
+    }
+    return stream->Finish();
+  }, Only({kSysAdmin, kAdminA}));
+  Check("WatchTasks(A)", [&](const std::string& token) {
+    v1::WatchTasksRequest r;
+    r.set_project_id(kProjectA);
+    grpc::ClientContext context;
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(500));
+    auto stream = stub->WatchTasks(&context, r);
+    v1::WatchTasksResponse update;
+    while (stream->Read(&update)) {
+    }
+    grpc::Status status = stream->Finish();
+    // An allowed watch stays open until the deadline.
+    return status.error_code() == Code::DEADLINE_EXCEEDED ? grpc::Status::OK
+                                                          : status;
   }, Only({kSysAdmin, kAdminA, kMaintainerA}));
 }
 
