@@ -1,5 +1,6 @@
 #include "server/delivery/dispatcher.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,7 +65,14 @@ absl::Status Dispatcher::Start() {
     started_ = true;
   }
   store_->SetWorkListener([this] { Notify(); });
-  loop_ = std::thread([this] { Loop(); });
+  claimer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "herald-claimer");
+    ClaimLoop();
+  });
+  loop_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "herald-dispatch");
+    Loop();
+  });
   return absl::OkStatus();
 }
 
@@ -129,7 +137,12 @@ void Dispatcher::Shutdown(absl::Duration deadline) {
     sender_stopped_ = true;
     wake_ = true;
   }
-  loop_.join();
+  loop_.join();  // returns once no claim is in progress
+  {
+    absl::MutexLock lock(&mu_);
+    claimer_stop_ = true;
+  }
+  claimer_.join();
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
   log::Info("dispatcher stopped",
@@ -191,12 +204,14 @@ void Dispatcher::Loop() {
       }
       const bool store_ok = real_now >= store_backoff_until_;
       const int outstanding = in_flight_ + queued_;
-      claim = !stopping_ && claim_wanted_ && store_ok &&
+      claim = !stopping_ && !claiming_ && claim_wanted_ && store_ok &&
               outstanding < MaxOutstanding() &&
               real_now >= last_claim_ + options_.claim_min_interval;
+      if (claim) claiming_ = true;  // the claimer thread takes it
       flush = !results_.empty() && !flushing_ && store_ok;
       release = !releases_.empty() && store_ok;
-      if (stopping_ && sender_stopped_ && in_flight_ == 0 && !flushing_) {
+      if (stopping_ && sender_stopped_ && in_flight_ == 0 && !flushing_ &&
+          !claiming_) {
         const bool written = results_.empty() && releases_.empty();
         if (written || stopping_failures_ >= 3) {
           if (!written) {
@@ -233,10 +248,6 @@ void Dispatcher::Loop() {
     }
     if (flush) FlushResults();
     if (release) FlushReleases();
-    if (claim) {
-      ClaimOnce();
-      continue;  // start what was claimed at once
-    }
     absl::MutexLock lock(&mu_);
     if (!wake_) {
       const absl::Duration wait = NextWaitLocked(clock_->Now(), absl::Now());
@@ -255,7 +266,8 @@ absl::Duration Dispatcher::NextWaitLocked(absl::Time now,
   wait = std::min(wait, next_retry_ - now);
   if (store_backoff_until_ > real_now) {
     wait = std::min(wait, store_backoff_until_ - real_now);
-  } else if (claim_wanted_ && in_flight_ + queued_ < MaxOutstanding()) {
+  } else if (claim_wanted_ && !claiming_ &&
+             in_flight_ + queued_ < MaxOutstanding()) {
     wait = std::min(wait, last_claim_ + options_.claim_min_interval - real_now);
   }
   for (const auto& [key, ep] : endpoints_) {
@@ -270,6 +282,7 @@ void Dispatcher::TakeReadyLocked(absl::Time now, std::vector<Work>& out) {
   if (endpoints_.empty()) return;
   // Round robin from the endpoint after the last one served, so that when
   // the global limit binds every endpoint gets its turn.
+  const absl::Time real_now = absl::Now();
   auto start = endpoints_.upper_bound(rr_cursor_);
   if (start == endpoints_.end()) start = endpoints_.begin();
   auto it = start;
@@ -290,7 +303,9 @@ void Dispatcher::TakeReadyLocked(absl::Time now, std::vector<Work>& out) {
       ++in_flight_;
       rr_cursor_ = it->first;
     }
-    if (ep.queued.empty() && ep.in_flight == 0 && ep.next_send <= now) {
+    // Forgotten (with its completion rate) once idle for a while.
+    if (ep.queued.empty() && ep.in_flight == 0 && ep.next_send <= now &&
+        real_now - ep.window_start > absl::Seconds(10)) {
       idle.push_back(it->first);
     }
     if (++it == endpoints_.end()) it = endpoints_.begin();
@@ -375,6 +390,7 @@ void Dispatcher::OnResult(const Attempt& attempt, HttpResult result) {
   auto ep = endpoints_.find(attempt.endpoint);
   if (ep != endpoints_.end()) {
     --ep->second.in_flight;
+    ++ep->second.completed;
     if (attempt.slack && result.status_code == 429 &&
         result.retry_after.has_value()) {
       ep->second.next_send = std::max(
@@ -454,6 +470,42 @@ void Dispatcher::FlushReleases() {
   }
 }
 
+void Dispatcher::ClaimLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return claiming_ || claimer_stop_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (claimer_stop_) return;
+    }
+    ClaimOnce();
+    absl::MutexLock lock(&mu_);
+    claiming_ = false;
+    wake_ = true;
+  }
+}
+
+int Dispatcher::RoomLocked(Endpoint& ep, absl::Time real_now) const {
+  constexpr absl::Duration kWindow = absl::Milliseconds(100);
+  const absl::Duration elapsed = real_now - ep.window_start;
+  if (elapsed >= kWindow) {
+    ep.completed_per_window =
+        static_cast<int>(ep.completed * absl::FDivDuration(kWindow, elapsed));
+    ep.completed = 0;
+    ep.window_start = real_now;
+  }
+  const int occupied = ep.in_flight + static_cast<int>(ep.queued.size());
+  if (ep.slack) return std::max(0, options_.slack_queue - occupied);
+  // About two windows (200 ms) of completions, within [concurrency,
+  // concurrency + batch].
+  const int ahead = std::clamp(2 * ep.completed_per_window,
+                               options_.per_endpoint_concurrency,
+                               options_.batch_size);
+  return std::max(0, options_.per_endpoint_concurrency + ahead - occupied);
+}
+
 void Dispatcher::ClaimOnce() {
   store::ClaimOptions claim;
   claim.owner = owner_;
@@ -465,15 +517,13 @@ void Dispatcher::ClaimOnce() {
   claim.default_endpoint_room = http_room;
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) return;
     last_claim_ = absl::Now();
     claim_wanted_ = false;
     claim.limit = std::min(options_.batch_size,
                            MaxOutstanding() - (in_flight_ + queued_));
-    for (const auto& [key, ep] : endpoints_) {
-      const int cap = ep.slack ? options_.slack_queue : http_room;
-      claim.endpoint_room.emplace_back(
-          key, std::max(0, cap - ep.in_flight -
-                               static_cast<int>(ep.queued.size())));
+    for (auto& [key, ep] : endpoints_) {
+      claim.endpoint_room.emplace_back(key, RoomLocked(ep, last_claim_));
     }
   }
   if (claim.limit <= 0) return;
@@ -494,6 +544,7 @@ void Dispatcher::ClaimOnce() {
     ++per_endpoint[c.endpoint];
     Endpoint& ep = endpoints_[c.endpoint];
     ep.slack = c.execution.vendor_type == core::VendorType::kSlack;
+    if (ep.window_start == absl::InfinitePast()) ep.window_start = claim_time;
     ep.queued.push_back(Work{std::move(c), claim_time});
     ++queued_;
   }

@@ -5,8 +5,9 @@
 //     ^                                                            |
 //     +--- CompleteTasksAsync (batched) <-- ClassifyAttempt <------+
 //
-// One loop thread claims due tasks in batches, queues them per endpoint
-// key and starts attempts within the limits; the sender's completion
+// A claimer thread claims due tasks in batches and queues them per
+// endpoint key; a loop thread starts attempts within the limits (so a
+// claim in progress never holds up sending); the sender's completion
 // callbacks classify the outcome (retry_policy.h), append the result to a
 // batch and wake the loop, which writes batches back through the store's
 // group commit. Memory is bounded by the limits, never by the backlog:
@@ -16,8 +17,12 @@
 //   * max_in_flight attempts at once over all endpoints;
 //   * per_endpoint_concurrency attempts at once per endpoint key
 //     ("scheme://host:port"), so one slow or dead endpoint holds at most
-//     that many slots; claims also leave it at most as many tasks again
-//     queued in memory, so its backlog never fills a batch;
+//     that many slots. Tasks are claimed ahead (queued here) in proportion
+//     to how fast an endpoint completes attempts: about 200 ms worth, at
+//     least per_endpoint_concurrency and at most batch_size. A slow or
+//     dead endpoint therefore has at most per_endpoint_concurrency tasks
+//     waiting here and its backlog never fills a batch, while a fast one
+//     always has its next attempts ready;
 //   * Slack: at most one message per slack_interval (1 s) per Slack webhook
 //     URL, one queue per URL (not one global slot as in Harbor); a 429
 //     Retry-After from Slack also holds back the rest of that URL's queue.
@@ -185,6 +190,11 @@ class Dispatcher {
     int in_flight = 0;
     std::deque<Work> queued;
     absl::Time next_send = absl::InfinitePast();  // Slack pacing
+    // Completion rate: attempts finished since window_start (real time),
+    // and the count of the last full 100 ms window.
+    int completed = 0;
+    int completed_per_window = 0;
+    absl::Time window_start = absl::InfinitePast();
   };
   // What a completion needs (the payload is not kept).
   struct Attempt {
@@ -209,7 +219,12 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartAttempt(Work work, const core::Settings& settings);
   void OnResult(const Attempt& attempt, HttpResult result);
+  void ClaimLoop();
   void ClaimOnce();
+  // Tasks of `ep` that may be claimed now (in flight + queued + room =
+  // its claim-ahead target).
+  int RoomLocked(Endpoint& ep, absl::Time real_now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushResults();
   void FlushReleases();
   core::Settings CurrentSettings();
@@ -228,6 +243,9 @@ class Dispatcher {
   int queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool claim_wanted_ ABSL_GUARDED_BY(mu_) = true;
+  // A claim was handed to the claimer thread and has not finished.
+  bool claiming_ ABSL_GUARDED_BY(mu_) = false;
+  bool claimer_stop_ ABSL_GUARDED_BY(mu_) = false;
   // The last claim may have left due work behind (full batch or an
   // endpoint at its room): claim again as slots free up.
   bool saturated_ ABSL_GUARDED_BY(mu_) = false;
@@ -264,6 +282,7 @@ class Dispatcher {
 
   absl::Mutex shutdown_mu_;  // serialises Shutdown calls
   std::thread loop_;
+  std::thread claimer_;
 };
 
 }  // namespace herald::delivery
