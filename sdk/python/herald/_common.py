@@ -191,6 +191,14 @@ def log_retry(method: str, err: errors.HeraldError, attempt: int, delay: float) 
                 method, err.code.name, attempt, delay)
 
 
+def watch_should_resume(err: errors.HeraldError) -> bool:
+    """Whether a watch stream that ended with err is reopened from its cursor:
+    on UNAVAILABLE (herald's contract for shutdowns and slow consumers), and
+    on CANCELLED that the client did not ask for (a server going away may
+    cancel its open streams)."""
+    return isinstance(err, (errors.Unavailable, errors.Cancelled))
+
+
 def watch_request_with_cursor(request: M, cursor: str) -> M:
     if not cursor:
         return request

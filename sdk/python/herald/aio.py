@@ -139,7 +139,7 @@ class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
                     raise StopAsyncIteration from None
                 err = errors.from_rpc_error(e)
                 self._failures += 1
-                if not isinstance(err, errors.Unavailable) or self._failures >= self._retry.max_attempts:
+                if not _common.watch_should_resume(err) or self._failures >= self._retry.max_attempts:
                     raise err from e
                 delay = self._retry.backoff(self._failures, err.retry_delay)
                 _common.log_retry("WatchTasks", err, self._failures, delay)

@@ -126,8 +126,8 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
     reconnects by itself.
 
     When the stream breaks with UNAVAILABLE (server restart, network, or a
-    too-slow consumer) it reopens it from the cursor of the last update it
-    returned, so no update is lost or repeated; pauses between attempts follow
+    too-slow consumer), or is cancelled by the server, it reopens it from the
+    cursor of the last update it returned, so no update is lost or repeated; pauses between attempts follow
     the client's :class:`~herald.Retry`, and ``max_attempts`` consecutive
     failures without an update end the watch with the last error. Other
     errors end it at once. :attr:`cursor` is the position to resume from
@@ -178,7 +178,7 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
                         raise StopIteration from None
                 err = errors.from_rpc_error(e)
                 self._failures += 1
-                if not isinstance(err, errors.Unavailable) or self._failures >= self._retry.max_attempts:
+                if not _common.watch_should_resume(err) or self._failures >= self._retry.max_attempts:
                     raise err from e
                 delay = self._retry.backoff(self._failures, err.retry_delay)
                 _common.log_retry("WatchTasks", err, self._failures, delay)

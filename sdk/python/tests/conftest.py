@@ -43,9 +43,11 @@ class Heraldd:
     it and starts it again on the same address and data."""
 
     def __init__(self, extra_args: Sequence[str] = (), listen: str = "127.0.0.1:0",
-                 data_dir: Optional[pathlib.Path] = None) -> None:
+                 data_dir: Optional[pathlib.Path] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
         self.data_dir = data_dir or pathlib.Path(tempfile.mkdtemp(prefix="heraldd-sdk-python-"))
         self.extra_args = list(extra_args)
+        self.env = {**os.environ, **(env or {})}
         self.address_file = self.data_dir / "address"
         self.log_path = self.data_dir / "heraldd.log"
         self._start(listen)
@@ -64,7 +66,7 @@ class Heraldd:
             *self.extra_args,
         ]
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.address_file.exists() and self.address_file.read_text().strip():
