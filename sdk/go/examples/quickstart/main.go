@@ -98,8 +98,8 @@ func run(ctx context.Context, addr, token string, out io.Writer) error {
 			Start:    heraldv1.WatchStart_WATCH_START_SNAPSHOT,
 		}) {
 			if err != nil {
-				if herald.IsUnimplemented(err) {
-					fmt.Fprintln(out, "watch: this heraldd does not stream task updates yet")
+				if watchCtx.Err() == nil { // e.g. UNIMPLEMENTED from an older heraldd
+					fmt.Fprintln(out, "watch stopped:", err)
 				}
 				return
 			}
