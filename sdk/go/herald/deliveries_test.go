@@ -177,7 +177,7 @@ func TestDeliveryPagination(t *testing.T) {
 	// A target that never answers 2xx quickly is not needed: executions are
 	// created at publish time whatever their outcome.
 	p, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
-		Policy: policyFor(project, "many", "https://ci.example.invalid/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
+		Policy: policyFor(project, "many", refusingTarget, heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
 	})
 	if err != nil {
 		t.Fatal(err)

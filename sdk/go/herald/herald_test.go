@@ -353,7 +353,7 @@ func TestPublish(t *testing.T) {
 	c := admin(t)
 	const project = 107
 	if _, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
-		Policy: policyFor(project, "publish", "https://ci.example.invalid/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
+		Policy: policyFor(project, "publish", refusingTarget, heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -172,3 +172,7 @@ func pushEvent(project int64, tag string) *heraldv1.Event {
 		}},
 	}
 }
+
+// refusingTarget is a webhook address where nothing listens: deliveries to
+// it fail at once (connection refused) without leaving the machine.
+const refusingTarget = "http://127.0.0.1:1/hook"

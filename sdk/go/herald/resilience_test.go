@@ -58,7 +58,7 @@ func TestRetryOnUnavailable(t *testing.T) {
 		MaxAttempts: 20, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Multiplier: 2,
 	}))
 	p, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
-		Policy: policyFor(201, "retried", "https://ci.example.invalid/hook", heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
+		Policy: policyFor(201, "retried", refusingTarget, heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT),
 	})
 	if err != nil {
 		t.Fatal(err)
