@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -35,6 +36,15 @@ using receivers::TestReceiver;
 
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr char kAuth[] = "Bearer delivery-test-credential";
+
+int64_t RssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
 
 template <typename F>
 bool WaitFor(F done, absl::Duration timeout = absl::Seconds(10)) {
@@ -579,7 +589,8 @@ TEST_F(DeliveryTest, DeadEndpointBacklogDoesNotDelayAHealthyEndpoint) {
   EXPECT_EQ((*dead)->open_connections(), 16);
   std::cout << "[ figures  ] " << kHealthy << " deliveries to a healthy "
             << "endpoint behind a " << kBacklog << "-task dead backlog in "
-            << absl::FormatDuration(took) << "\n";
+            << absl::FormatDuration(took) << "; heraldd RSS "
+            << RssKiB(server_->pid()) << " KiB\n";
   (*dead)->Stop();
 }
 

@@ -5,7 +5,7 @@
 // installed, what wrk reaches against the same receiver in the same run.
 //
 //   dispatcher_throughput [--tasks=20000] [--per_endpoint=16]
-//       [--in_flight=256] [--batch=256] [--no_nginx]
+//       [--in_flight=256] [--batch=256] [--no_nginx] [--no_wrk]
 //
 // Receiver: nginx ("return 204") when /usr/sbin/nginx exists, else the
 // in-process TestReceiver (which then competes for the probe's CPU).
@@ -38,6 +38,7 @@ struct Config {
   int in_flight = 256;
   int batch = 256;
   bool nginx = true;
+  bool wrk = true;
 };
 
 bool Flag(absl::string_view arg, absl::string_view name, int* out) {
@@ -144,7 +145,7 @@ int Run(const Config& config) {
          static_cast<long long>(stats.failed + stats.retries),
          static_cast<long long>(stats.claims),
          static_cast<long long>(sender->connections_opened()));
-  std::string wrk = Wrk(base + "/hook", config.per_endpoint);
+  std::string wrk = config.wrk ? Wrk(base + "/hook", config.per_endpoint) : "";
   if (!wrk.empty()) {
     printf("wrk -c%d against the same receiver: %s requests/s\n",
            config.per_endpoint, wrk.c_str());
@@ -161,6 +162,8 @@ int main(int argc, char** argv) {
     absl::string_view arg = argv[i];
     if (arg == "--no_nginx") {
       config.nginx = false;
+    } else if (arg == "--no_wrk") {
+      config.wrk = false;
     } else if (!herald::delivery::Flag(arg, "tasks", &config.tasks) &&
                !herald::delivery::Flag(arg, "per_endpoint",
                                        &config.per_endpoint) &&
