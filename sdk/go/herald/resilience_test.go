@@ -325,3 +325,40 @@ func TestWatchTasksResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchTasksErrors: errors other than UNAVAILABLE end the watch.
+func TestWatchTasksErrors(t *testing.T) {
+	ctx := testContext(t)
+	c := admin(t)
+	n := 0
+	var last error
+	for u, err := range c.WatchTasks(ctx, &heraldv1.WatchTasksRequest{Cursor: "not-a-cursor"}) {
+		n++
+		if u != nil {
+			t.Fatalf("update with a bad cursor: %v", u)
+		}
+		last = err
+	}
+	if herald.IsUnimplemented(last) {
+		t.Skip("WatchTasks: not implemented by this heraldd yet (UNIMPLEMENTED)")
+	}
+	if n != 1 || !herald.IsInvalidArgument(last) {
+		t.Fatalf("bad cursor: %d results, last %v", n, last)
+	}
+	_, secret, err := c.CreateToken(ctx, &heraldv1.Token{Name: "go-watch-maint", Role: heraldv1.Role_ROLE_MAINTAINER, ProjectIds: []int64{401}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.CreatePolicy(ctx, &heraldv1.CreatePolicyRequest{
+		Policy: policyFor(402, "not-yours", refusingTarget, heraldv1.PayloadFormat_PAYLOAD_FORMAT_DEFAULT)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last = nil
+	for _, err := range dial(t, shared, secret).WatchTasks(ctx, &heraldv1.WatchTasksRequest{PolicyId: other.GetId()}) {
+		last = err
+	}
+	if !herald.IsPermissionDenied(last) {
+		t.Fatalf("watching another project's policy: %v", last)
+	}
+}

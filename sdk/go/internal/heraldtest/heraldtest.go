@@ -7,7 +7,6 @@ package heraldtest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,14 +202,4 @@ func (s *Server) Close() error {
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.LogPath)
 	return string(b)
-}
-
-// FreeAddr returns a free 127.0.0.1 TCP address with no listener.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
