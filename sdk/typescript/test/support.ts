@@ -1,5 +1,6 @@
 // Shared test fixtures: an HTTP webhook receiver, a sample event, polling.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 
 import type { Event, Input } from "@herald/client";
@@ -90,4 +91,16 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 1
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Checks what examples/quickstart.ts prints. */
+export function quickstartOutputOk(stdout: string): void {
+  assert.match(stdout, /^connected to heraldd \S+ as bootstrap-admin$/m);
+  assert.match(stdout, /^created policy \d+ \(quickstart-\d+\)$/m);
+  assert.match(stdout, /^published event \d+: 1 delivery$/m);
+  assert.match(stdout, /^received webhook \S+: PUSH_ARTIFACT \(cloudevents\)$/m);
+  assert.match(stdout, /^pushed library\/busybox:latest$/m);
+  assert.match(stdout, /^task \d+: TASK_STATUS_PENDING$/m);
+  assert.match(stdout, /^delivery TASK_STATUS_SUCCESS$/m);
+  assert.match(stdout, /attempt 1 of \d+: status 204/);
 }
