@@ -353,16 +353,21 @@ export class HeraldClient {
       this.streamCallOptions(options),
     );
     const unlink = linkAbort(options?.signal, () => call.cancel());
+    // The writer feeds the source into the call, waiting for "drain" when the
+    // transport is full; it stops when the reader below stops.
+    const stop = new AbortController();
     let writeError: unknown;
-    const writer = (async () => {
+    void (async () => {
       try {
         for await (const e of events) {
+          if (stop.signal.aborted) return;
           if (!call.write(PublishEventsRequest.fromPartial(e))) {
-            await once(call, "drain");
+            await once(call, "drain", { signal: stop.signal });
           }
         }
-        call.end();
+        if (!stop.signal.aborted) call.end();
       } catch (e) {
+        if (stop.signal.aborted) return;
         writeError = e;
         call.cancel();
       }
@@ -380,9 +385,9 @@ export class HeraldClient {
       if (writeError !== undefined) throw writeError;
       throw toHeraldError(e);
     } finally {
+      stop.abort();
       unlink();
       call.cancel();
-      await writer.catch(() => undefined);
     }
     if (writeError !== undefined) throw writeError;
   }
@@ -588,6 +593,7 @@ export class HeraldClient {
     deadline: number,
   ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
+      let unlink = (): void => undefined;
       const call = this.base.makeUnaryRequest(
         def.path,
         def.requestSerialize,
@@ -602,7 +608,7 @@ export class HeraldClient {
           else resolve(res);
         },
       );
-      const unlink = linkAbort(options?.signal, () => call.cancel());
+      unlink = linkAbort(options?.signal, () => call.cancel());
     });
   }
 }

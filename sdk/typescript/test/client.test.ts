@@ -20,6 +20,7 @@ import {
   TargetType,
   TaskStatus,
   UnauthenticatedError,
+  UnavailableError,
   WatchStart,
   type Input,
   type Event,
@@ -397,6 +398,43 @@ describe("EventService", () => {
       count++;
     }
     assert.equal(count, 600);
+  });
+
+  test("publishEvents: a failing source rejects; breaking early ends the call", async () => {
+    async function* failing(): AsyncGenerator<{ event: Input<Event> }> {
+      yield { event: pushEvent(12) };
+      await new Promise((r) => setTimeout(r, 100));
+      throw new Error("source broke");
+    }
+    await assert.rejects(
+      (async () => {
+        for await (const _ of admin.publishEvents(failing()));
+      })(),
+      /source broke/,
+    );
+
+    let returned = false;
+    async function* endless(): AsyncGenerator<{ event: Input<Event> }> {
+      try {
+        for (let i = 0; ; i++) yield { event: pushEvent(12, `endless-${i}`) };
+      } finally {
+        returned = true;
+      }
+    }
+    let n = 0;
+    for await (const r of admin.publishEvents(endless())) {
+      assert.ok(r.ack);
+      if (++n === 10) break;
+    }
+    assert.equal(n, 10);
+    await waitFor(async () => (returned ? true : undefined), 5000);
+  });
+
+  test("waitForReady", async () => {
+    await admin.waitForReady();
+    const nowhere = new HeraldClient({ address: "127.0.0.1:1", insecure: true });
+    await assert.rejects(nowhere.waitForReady(300), UnavailableError);
+    nowhere.close();
   });
 
   test("publishEvents with a bad token ends with UNAUTHENTICATED", async () => {
