@@ -96,36 +96,47 @@ class AsyncPager(Generic[T, P]):
 
 
 class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
-    """The asyncio form of :class:`herald.TaskWatch`: resumes from its cursor
-    by itself after UNAVAILABLE; :meth:`close` cancels it."""
+    """The asyncio form of :class:`herald.TaskWatch`: the stream opens when
+    the watch is created, resumes from its cursor by itself after
+    UNAVAILABLE, and :meth:`close` ends it."""
 
-    def __init__(self, open_stream: Callable[[delivery_pb.WatchTasksRequest], Any],
-                 request: delivery_pb.WatchTasksRequest, retry: Retry) -> None:
-        self._open = open_stream
+    def __init__(self, open_stream: Callable[[delivery_pb.WatchTasksRequest, Optional[float]], Any],
+                 request: delivery_pb.WatchTasksRequest, retry: Retry,
+                 timeout: Optional[float] = None) -> None:
+        self._open_stream = open_stream
         self._request = request
         self._retry = retry
-        self._call: Any = None
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self._closed = False
         self._failures = 0
         self._buffer: Deque[delivery_pb2.TaskUpdate] = collections.deque()
         self.cursor: str = request.cursor
         self.reconnects = 0
+        self._call: Any = self._open()
+
+    def _open(self) -> Any:
+        remaining = None
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise errors.DeadlineExceeded("the watch's timeout has passed")
+        return self._open_stream(
+            _common.watch_request_with_cursor(self._request, self.cursor), remaining)
 
     def __aiter__(self) -> "AsyncTaskWatch":
         return self
 
     async def __anext__(self) -> delivery_pb2.TaskUpdate:
         while True:
-            if self._buffer and not self._closed:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._buffer:
                 update = self._buffer.popleft()
                 if update.cursor:
                     self.cursor = update.cursor
                 return update
-            if self._closed:
-                raise StopAsyncIteration
             if self._call is None:
-                self._call = self._open(
-                    _common.watch_request_with_cursor(self._request, self.cursor))
+                self._call = self._open()
             call = self._call
             try:
                 response = await call.read()
@@ -146,7 +157,7 @@ class AsyncTaskWatch(AsyncIterator[delivery_pb2.TaskUpdate]):
                 await asyncio.sleep(delay)
                 self.reconnects += 1
                 continue
-            if response is grpc.aio.EOF:
+            if response is grpc.aio.EOF:  # the server ended the stream
                 self._call = None
                 self._closed = True
                 raise StopAsyncIteration
@@ -445,14 +456,17 @@ class Client:
                     statuses: Optional[Sequence["delivery_pb2.TaskStatus.ValueType"]] = None,
                     start: Optional["delivery_pb.WatchStart.ValueType"] = None,
                     cursor: Optional[str] = None, retry: Optional[Retry] = None,
+                    timeout: Optional[float] = None,
                     metadata: Metadata = ()) -> AsyncTaskWatch:
+        """See :meth:`herald.Client.watch_tasks`; iterate with ``async for``."""
         req = _common.build(delivery_pb.WatchTasksRequest, request, {
             "project_id": project_id, "policy_id": policy_id, "execution_id": execution_id,
             "event_types": event_types, "statuses": statuses, "start": start,
             "cursor": cursor})
         md = self._metadata(metadata)
-        return AsyncTaskWatch(lambda r: self._deliveries.WatchTasks(r, metadata=md), req,
-                              retry if retry is not None else _common.WATCH_RETRY)
+        return AsyncTaskWatch(
+            lambda r, t: self._deliveries.WatchTasks(r, timeout=t, metadata=md), req,
+            retry if retry is not None else _common.WATCH_RETRY, timeout)
 
     # -- AdminService -----------------------------------------------------
 

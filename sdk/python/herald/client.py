@@ -125,22 +125,28 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
     """Follows :meth:`Client.watch_tasks`: an iterator of task updates that
     reconnects by itself.
 
-    When the stream breaks with UNAVAILABLE (server restart, network, or a
-    too-slow consumer), or is cancelled by the server, it reopens it from the
-    cursor of the last update it returned, so no update is lost or repeated; pauses between attempts follow
-    the client's :class:`~herald.Retry`, and ``max_attempts`` consecutive
-    failures without an update end the watch with the last error. Other
-    errors end it at once. :attr:`cursor` is the position to resume from
-    later (pass it as ``cursor=``). :meth:`close` (or leaving a ``with``
-    block) cancels the stream from any thread.
+    The stream opens when the watch is created, so changes made after
+    ``watch_tasks()`` returns are seen. When it breaks with UNAVAILABLE
+    (server restart, network, a too-slow consumer) or is cancelled by the
+    server, the watch reopens it from the cursor of the last update it
+    returned: no update is lost or repeated. Pauses between attempts follow
+    its :class:`~herald.Retry`; ``max_attempts`` consecutive failures without
+    an update end the watch with the last error, and other errors end it at
+    once. With a ``timeout`` the whole watch ends with
+    :class:`~herald.errors.DeadlineExceeded` when it passes.
+
+    :attr:`cursor` is the position to resume from later (pass it as
+    ``cursor=``). :meth:`close` (or leaving a ``with`` block) cancels the
+    stream, from any thread; iteration then stops.
     """
 
-    def __init__(self, open_stream: Callable[[delivery_pb.WatchTasksRequest], Any],
-                 request: delivery_pb.WatchTasksRequest, retry: Retry) -> None:
-        self._open = open_stream
+    def __init__(self, open_stream: Callable[[delivery_pb.WatchTasksRequest, Optional[float]], Any],
+                 request: delivery_pb.WatchTasksRequest, retry: Retry,
+                 timeout: Optional[float] = None) -> None:
+        self._open_stream = open_stream
         self._request = request
         self._retry = retry
-        self._call: Any = None
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self._lock = threading.Lock()
         self._closed = False
         self._failures = 0
@@ -149,24 +155,33 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
         self.cursor: str = request.cursor
         #: How many times the stream was reopened after a failure.
         self.reconnects = 0
+        self._call: Any = self._open()
+
+    def _open(self) -> Any:
+        remaining = None
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise errors.DeadlineExceeded("the watch's timeout has passed")
+        return self._open_stream(
+            _common.watch_request_with_cursor(self._request, self.cursor), remaining)
 
     def __iter__(self) -> "TaskWatch":
         return self
 
     def __next__(self) -> delivery_pb2.TaskUpdate:
         while True:
-            if self._buffer and not self._closed:
-                return self._take()
             with self._lock:
                 if self._closed:
                     raise StopIteration
+                if self._buffer:
+                    return self._take()
                 if self._call is None:
-                    self._call = self._open(
-                        _common.watch_request_with_cursor(self._request, self.cursor))
+                    self._call = self._open()
                 call = self._call
             try:
                 response = next(call)
-            except StopIteration:
+            except StopIteration:  # the server ended the stream
                 with self._lock:
                     self._call = None
                     self._closed = True
@@ -185,9 +200,10 @@ class TaskWatch(Iterator[delivery_pb2.TaskUpdate]):
                 time.sleep(delay)
                 self.reconnects += 1
                 continue
-            self._failures = 0
-            # A message batches one or more updates, oldest first.
-            self._buffer.extend(response.updates)
+            with self._lock:
+                self._failures = 0
+                # A message batches one or more updates, oldest first.
+                self._buffer.extend(response.updates)
 
     def _take(self) -> delivery_pb2.TaskUpdate:
         update = self._buffer.popleft()
@@ -479,18 +495,20 @@ class Client:
                     statuses: Optional[Sequence["delivery_pb2.TaskStatus.ValueType"]] = None,
                     start: Optional["delivery_pb.WatchStart.ValueType"] = None,
                     cursor: Optional[str] = None, retry: Optional[Retry] = None,
-                    metadata: Metadata = ()) -> TaskWatch:
-        """Follows task changes live; see :class:`TaskWatch` (it resumes from
-        its cursor by itself after UNAVAILABLE). ``retry`` paces the
-        reconnections (default :data:`herald.WATCH_RETRY`: 10 attempts, about
-        half a minute, before giving up)."""
+                    timeout: Optional[float] = None, metadata: Metadata = ()) -> TaskWatch:
+        """Follows task changes live, from now (``start=WATCH_START_SNAPSHOT``:
+        the current state of unfinished tasks first; ``cursor=``: after an
+        earlier update). Returns a :class:`TaskWatch`, which resumes from its
+        cursor by itself after UNAVAILABLE. ``retry`` paces the reconnections
+        (default :data:`herald.WATCH_RETRY`, about half a minute of attempts);
+        ``timeout`` bounds the whole watch (default: none)."""
         req = _common.build(delivery_pb.WatchTasksRequest, request, {
             "project_id": project_id, "policy_id": policy_id, "execution_id": execution_id,
             "event_types": event_types, "statuses": statuses, "start": start,
             "cursor": cursor})
         md = self._metadata(metadata)
-        return TaskWatch(lambda r: self._deliveries.WatchTasks(r, metadata=md), req,
-                         retry if retry is not None else _common.WATCH_RETRY)
+        return TaskWatch(lambda r, t: self._deliveries.WatchTasks(r, timeout=t, metadata=md),
+                         req, retry if retry is not None else _common.WATCH_RETRY, timeout)
 
     # -- AdminService -----------------------------------------------------
 

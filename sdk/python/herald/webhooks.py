@@ -47,6 +47,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Protocol,
     Sequence,
     Tuple,
     Union,
@@ -88,8 +89,15 @@ __all__ = [
 #: libraries' five minutes).
 DEFAULT_TOLERANCE = 300.0
 
+class _HeaderItems(Protocol):
+    """Anything with .items(): a dict, an email.message.Message (the
+    http.server handler's headers), a Flask/Django/Starlette headers object."""
+
+    def items(self) -> Iterable[Tuple[Any, Any]]: ...
+
+
 SecretLike = Union[str, bytes]
-HeadersLike = Union[Mapping[str, Any], Iterable[Tuple[Union[str, bytes], Union[str, bytes]]]]
+HeadersLike = Union[_HeaderItems, Iterable[Tuple[Union[str, bytes], Union[str, bytes]]]]
 
 _SECRET_PREFIX = "whsec_"
 _DIGITS = re.compile(r"[0-9]+\Z")
@@ -147,10 +155,7 @@ def _as_bytes(payload: Union[bytes, bytearray, memoryview, str]) -> bytes:
 def _header_values(headers: HeadersLike) -> Dict[str, List[str]]:
     pairs: Iterable[Tuple[Any, Any]]
     items = getattr(headers, "items", None)
-    if callable(items):
-        pairs = items()
-    else:
-        pairs = headers  # type: ignore[assignment]
+    pairs = items() if callable(items) else headers  # type: ignore[assignment]
     out: Dict[str, List[str]] = {}
     for key, value in pairs:
         name = key.decode("latin-1") if isinstance(key, bytes) else str(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Union
+
 import herald
 from herald import errors
 from herald.v1 import event_service_pb2
@@ -27,8 +29,9 @@ def test_publish_events_stream(admin: herald.Client, project_id: int) -> None:
     admin.create_policy(policy=http_policy(project_id, "stream"))
     bad = dict(push_event(project_id))
     bad["resources"] = [{"tag": "no-digest"}]
-    items = [push_event(project_id, "a"),
-             event_service_pb2.PublishEventsRequest(event=push_event(project_id, "b"),
+    items: List[Union[event_service_pb2.PublishEventsRequest, herald.Event, Dict[str, Any]]] = [
+             push_event(project_id, "a"),
+             event_service_pb2.PublishEventsRequest(event=herald.Event(**push_event(project_id, "b")),
                                                     request_id=f"s-{project_id}"),
              bad,
              herald.Event(**push_event(project_id, "c"))]

@@ -161,7 +161,7 @@ def fake() -> Iterator[Any]:
     servers: List[grpc.Server] = []
 
     def start(script: List[List[Any]]) -> Tuple[FakeDeliveries, str]:
-        servicer = FakeDeliveries(script)
+        servicer = FakeDeliveries(script)  # type: ignore[abstract]  # only WatchTasks
         srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(servicer, srv)
         port = srv.add_insecure_port("127.0.0.1:0")
@@ -232,7 +232,8 @@ def test_close_from_another_thread_ends_the_iteration(fake: Any) -> None:
                 time.sleep(0.05)
 
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(Forever([]), srv)
+    servicer = Forever([])  # type: ignore[abstract]  # only WatchTasks
+    delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(servicer, srv)
     port = srv.add_insecure_port("127.0.0.1:0")
     srv.start()
     try:

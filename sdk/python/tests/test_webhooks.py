@@ -51,8 +51,10 @@ def test_there_are_signature_vectors() -> None:
 @pytest.mark.parametrize("path", SIGNATURE_VECTORS, ids=lambda p: p.stem)
 def test_verify_signature_vector(path: pathlib.Path) -> None:
     v = load(path)
-    call = lambda: webhooks.verify(v["body"].encode("utf-8"), vector_headers(v), v["secrets"],
-                                   tolerance=v["tolerance_seconds"], now=v["now"])
+
+    def call() -> None:
+        webhooks.verify(v["body"].encode("utf-8"), vector_headers(v), v["secrets"],
+                        tolerance=v["tolerance_seconds"], now=v["now"])
     if v["valid"]:
         call()
         # The same with a Webhook object, a str body and the headers as an
@@ -66,11 +68,10 @@ def test_verify_signature_vector(path: pathlib.Path) -> None:
         assert info.value.reason == v["error"], path.stem
 
 
-@pytest.mark.parametrize("path", SIGNATURE_VECTORS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in SIGNATURE_VECTORS if load(p)["sign_check"]],
+                         ids=lambda p: p.stem)
 def test_sign_matches_vector(path: pathlib.Path) -> None:
     v = load(path)
-    if not v["sign_check"]:
-        pytest.skip("header not produced by signing this message")
     header = " ".join(webhooks.sign(s, v["id"], int(v["timestamp"]), v["body"])
                       for s in v["signed_with"])
     assert header == v["header"]
@@ -109,9 +110,10 @@ def test_tolerance_uses_the_current_time_by_default() -> None:
 
 def test_malformed_secrets_are_refused_without_echoing_them() -> None:
     headers = {"webhook-id": "a", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"}
-    for bad in ("whsec_sup3r-s3cret!", "whsec_", "", []):
+    bad_secrets: List[Any] = ["whsec_sup3r-s3cret!", "whsec_", "", []]
+    for bad in bad_secrets:
         with pytest.raises(ValueError) as info:
-            webhooks.verify(b"", headers, bad, now=1)  # type: ignore[arg-type]
+            webhooks.verify(b"", headers, bad, now=1)
         assert "sup3r" not in str(info.value)
 
 
