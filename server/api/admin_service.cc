@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/api/admin_convert.h"
+#include "server/api/pagination.h"
 #include "server/api/proto_time.h"
 #include "server/auth/permissions.h"
 #include "server/auth/token_secret.h"
@@ -139,18 +140,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTokens(
   return HandleUnary(context, services_, [this, request, response](
                                              const auth::Caller& caller) {
     HERALD_RETURN_IF_ERROR(auth::RequireSystemAdmin(caller));
-    absl::StatusOr<int> page_size =
-        core::NormalizePageSize(request->page_size());
-    if (!page_size.ok()) {
-      return core::InvalidFieldError("page_size", std::string(page_size.status().message()));
-    }
-    const uint64_t fingerprint = core::QueryFingerprint(
-        {"tokens", request->show_revoked() ? "1" : "0"});
-    int64_t offset = 0;
-    if (!request->page_token().empty()) {
-      HERALD_ASSIGN_OR_RETURN(
-          offset, core::DecodePageToken(request->page_token(), fingerprint));
-    }
+    HERALD_ASSIGN_OR_RETURN(
+        PageCursor cursor,
+        StartPage(request->page_size(), request->page_token(),
+                  core::QueryFingerprint(
+                      {"tokens", request->show_revoked() ? "1" : "0"})));
     HERALD_ASSIGN_OR_RETURN(std::vector<core::TokenRecord> tokens,
                             services_.store->ListTokens());
     std::vector<const core::TokenRecord*> shown;
@@ -158,14 +152,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTokens(
       if (request->show_revoked() || !t.revoked) shown.push_back(&t);
     }
     const int64_t total = static_cast<int64_t>(shown.size());
-    const int64_t end = std::min<int64_t>(total, offset + *page_size);
-    for (int64_t i = offset; i < end; ++i) {
+    const int64_t end =
+        std::min<int64_t>(total, cursor.page.offset + cursor.page.limit);
+    for (int64_t i = cursor.page.offset; i < end; ++i) {
       *response->add_tokens() = TokenToProto(*shown[i]);
     }
     response->set_total_size(total);
-    if (end < total) {
-      response->set_next_page_token(core::EncodePageToken(end, fingerprint));
-    }
+    response->set_next_page_token(
+        cursor.NextToken(std::max<int64_t>(0, end - cursor.page.offset), total));
     return absl::OkStatus();
   });
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/api/delivery_convert.h"
+#include "server/api/pagination.h"
 #include "server/api/watch_tasks.h"
 #include "server/api/proto_time.h"
 #include "server/api/unimplemented.h"
@@ -260,31 +261,22 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListExecutions(
       }
     }
     query.event_type = request->event_type();
-    absl::StatusOr<int> page_size =
-        core::NormalizePageSize(request->page_size());
-    if (!page_size.ok()) {
-      return core::InvalidFieldError("page_size", std::string(page_size.status().message()));
-    }
     const uint64_t fingerprint = core::QueryFingerprint(
         {"executions", absl::StrCat(request->policy_id()),
          absl::StrCat(static_cast<int>(request->status())),
          query.event_type});
-    int64_t offset = 0;
-    if (!request->page_token().empty()) {
-      HERALD_ASSIGN_OR_RETURN(
-          offset, core::DecodePageToken(request->page_token(), fingerprint));
-    }
-    query.page = {offset, *page_size};
+    HERALD_ASSIGN_OR_RETURN(
+        PageCursor cursor,
+        StartPage(request->page_size(), request->page_token(), fingerprint));
+    query.page = cursor.page;
     HERALD_ASSIGN_OR_RETURN(store::ExecutionList list,
                             services_.store->ListExecutions(query));
     for (const core::Execution& e : list.executions) {
       *response->add_executions() = ExecutionToProto(e);
     }
     response->set_total_size(list.total_size);
-    const int64_t next = offset + static_cast<int64_t>(list.executions.size());
-    if (!list.executions.empty() && next < list.total_size) {
-      response->set_next_page_token(core::EncodePageToken(next, fingerprint));
-    }
+    response->set_next_page_token(
+        cursor.NextToken(list.executions.size(), list.total_size));
     return absl::OkStatus();
   });
 }

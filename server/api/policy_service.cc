@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/api/policy_convert.h"
+#include "server/api/pagination.h"
 #include "server/api/policy_update.h"
 #include "server/auth/permissions.h"
 #include "server/core/event.h"
@@ -121,10 +122,6 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(
     if (request->has_enabled()) query.enabled = request->enabled();
     query.event_type = request->event_type();
 
-    absl::StatusOr<int> page_size = core::NormalizePageSize(request->page_size());
-    if (!page_size.ok()) {
-      return core::InvalidFieldError("page_size", std::string(page_size.status().message()));
-    }
     const uint64_t fingerprint = core::QueryFingerprint(
         {"policies", request->has_project_id()
                          ? absl::StrCat(request->project_id())
@@ -132,22 +129,18 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::ListPolicies(
          query.name_contains,
          request->has_enabled() ? (request->enabled() ? "1" : "0") : "*",
          query.event_type, absl::StrCat(caller.token_id)});
-    int64_t offset = 0;
-    if (!request->page_token().empty()) {
-      HERALD_ASSIGN_OR_RETURN(
-          offset, core::DecodePageToken(request->page_token(), fingerprint));
-    }
-    query.page = {offset, *page_size};
+    HERALD_ASSIGN_OR_RETURN(
+        PageCursor cursor,
+        StartPage(request->page_size(), request->page_token(), fingerprint));
+    query.page = cursor.page;
     HERALD_ASSIGN_OR_RETURN(store::PolicyList list,
                             services_.store->ListPolicies(query));
     for (const core::Policy& p : list.policies) {
       *response->add_policies() = PolicyToProto(p);
     }
     response->set_total_size(list.total_size);
-    const int64_t next = offset + static_cast<int64_t>(list.policies.size());
-    if (!list.policies.empty() && next < list.total_size) {
-      response->set_next_page_token(core::EncodePageToken(next, fingerprint));
-    }
+    response->set_next_page_token(
+        cursor.NextToken(list.policies.size(), list.total_size));
     return absl::OkStatus();
   });
 }

@@ -146,7 +146,7 @@ TEST_F(EventServiceTest, PublishCreatesOneExecutionPerPolicyTarget) {
                  Http("http://127.0.0.1:9/b", v1::PAYLOAD_FORMAT_CLOUDEVENTS)});
   v1::Target slack;
   slack.set_type(v1::TARGET_TYPE_SLACK);
-  slack.set_address("https://hooks.slack.com/services/T/B/X");
+  slack.set_address("https://127.0.0.1:9/services/T/B/X");
   int64_t slack_policy = CreatePolicy(1, "slack", {slack});
   CreatePolicy(1, "other-type", {Http("http://127.0.0.1:9/c")}, {"PULL_ARTIFACT"});
   CreatePolicy(2, "other-project", {Http("http://127.0.0.1:9/d")});
@@ -164,9 +164,9 @@ TEST_F(EventServiceTest, PublishCreatesOneExecutionPerPolicyTarget) {
     EXPECT_EQ(e.event_id(), ack.event_id());
     EXPECT_EQ(e.vendor_type(), v1::VENDOR_TYPE_WEBHOOK);
     EXPECT_EQ(e.trigger(), "EVENT");
-    EXPECT_EQ(e.status(), v1::TASK_STATUS_PENDING);
+    // The delivery engine may already be at work on it (port 9 refuses).
+    EXPECT_NE(e.status(), v1::TASK_STATUS_SUCCESS);
     EXPECT_EQ(e.metrics().task_count(), 1);
-    EXPECT_EQ(e.metrics().pending_task_count(), 1);
     nlohmann::json body = nlohmann::json::parse(e.payload());
     if (e.target_index() == 0) {
       EXPECT_EQ(e.content_type(), "application/json");
@@ -185,7 +185,7 @@ TEST_F(EventServiceTest, PublishCreatesOneExecutionPerPolicyTarget) {
     v1::ListTasksResponse tasks;
     ASSERT_TRUE(deliveries_->ListTasks(AuthContext(admin_).get(), tr, &tasks).ok());
     ASSERT_EQ(tasks.tasks_size(), 1);
-    EXPECT_EQ(tasks.tasks(0).status(), v1::TASK_STATUS_PENDING);
+    EXPECT_NE(tasks.tasks(0).status(), v1::TASK_STATUS_SUCCESS);
     EXPECT_EQ(tasks.tasks(0).max_attempts(), 3);
   }
   std::vector<v1::Execution> slack_executions = Executions(slack_policy);
@@ -446,7 +446,7 @@ TEST_F(EventServiceTest, ListExecutionsFiltersAndPaginates) {
   r.set_status(v1::TASK_STATUS_SUCCESS);
   ASSERT_TRUE(deliveries_->ListExecutions(AuthContext(admin_).get(), r, &page).ok());
   EXPECT_EQ(page.total_size(), 0);
-  r.set_status(v1::TASK_STATUS_PENDING);
+  r.clear_status();
   r.set_page_size(5);
   ASSERT_TRUE(deliveries_->ListExecutions(AuthContext(admin_).get(), r, &page).ok());
   EXPECT_EQ(page.total_size(), 13);
