@@ -245,3 +245,19 @@ def test_close_from_another_thread_ends_the_iteration(fake: Any) -> None:
             assert out.get(timeout=10) == ("end", None)
     finally:
         srv.stop(None)
+
+
+def test_timeout_bounds_the_whole_watch(fake: Any) -> None:
+    # Each stream breaks at once: the watch keeps reconnecting until its
+    # timeout, then ends with DEADLINE_EXCEEDED.
+    servicer, address = fake([[[update(1)], (UNAVAILABLE, "SHUTTING_DOWN")]] * 1000)
+    with herald.Client(address, token="t") as client:
+        started = time.monotonic()
+        watch = client.watch_tasks(timeout=1.0, retry=herald.Retry(
+            max_attempts=10**6, initial_backoff=0.05, max_backoff=0.05))
+        with pytest.raises(errors.DeadlineExceeded):
+            for _ in watch:
+                pass
+        assert time.monotonic() - started < 5
+    assert len(servicer.requests) > 1
+    assert servicer.requests[1].cursor == "c1"
