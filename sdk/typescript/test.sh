@@ -16,9 +16,9 @@ npm ci --no-audit --no-fund --loglevel=error
 step "tsc --noEmit (strict)"
 node_modules/.bin/tsc -p tsconfig.json --noEmit
 
-step "build dist/"
+step "build dist/ (npm run build, as npm pack's prepack does)"
 rm -rf dist build-test
-node_modules/.bin/tsc -p tsconfig.json
+npm run build --silent
 
 step "compile tests and examples (strict, against the built package)"
 node_modules/.bin/tsc -p tsconfig.test.json

@@ -41,8 +41,12 @@ export class Heraldd {
 
   static async start(options: HeralddOptions = {}): Promise<Heraldd> {
     const binary = heralddPath();
-    if (!existsSync(binary)) {
-      throw new Error(`${binary} is missing: build it (cmake --build build --target heraldd)`);
+    // A concurrent rebuild (a developer's) removes the binary while it links.
+    for (let waited = 0; !existsSync(binary); waited += 500) {
+      if (waited >= 120_000) {
+        throw new Error(`${binary} is missing: build it (cmake --build build --target heraldd)`);
+      }
+      await sleep(500);
     }
     const ownsDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "heraldd-ts-"));
