@@ -45,7 +45,6 @@ from typing import (
     Dict,
     Iterable,
     List,
-    Mapping,
     Optional,
     Protocol,
     Sequence,

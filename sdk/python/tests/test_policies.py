@@ -8,7 +8,7 @@ import herald
 from herald import errors
 from herald.v1 import policy_service_pb2
 
-from conftest import Heraldd, http_policy
+from conftest import http_policy
 
 
 def test_create_get_update_delete(admin: herald.Client, project_id: int) -> None:

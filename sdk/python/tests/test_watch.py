@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from concurrent import futures
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import grpc
 import pytest

@@ -18,7 +18,7 @@ import pytest
 from herald import webhooks
 from herald.webhooks import WebhookParseError, WebhookVerificationError
 
-from conftest import ROOT, VECTORS, cases
+from conftest import VECTORS, cases
 
 SIGNATURE_VECTORS = sorted((VECTORS / "webhooks").glob("*.json"))
 
