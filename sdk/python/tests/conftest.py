@@ -66,7 +66,16 @@ class Heraldd:
             *self.extra_args,
         ]
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=self.env)
+        deadline = time.time() + 120
+        while True:  # another build may be relinking heraldd right now
+            try:
+                self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
+                                             env=self.env)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.address_file.exists() and self.address_file.read_text().strip():
@@ -101,6 +110,9 @@ class Heraldd:
         self.start_again()
 
 
+_wait = time.time() + 120  # another build may be relinking heraldd right now
+while not heraldd_path().exists() and time.time() < _wait:
+    time.sleep(0.5)
 if not heraldd_path().exists():
     raise pytest.UsageError(
         f"{heraldd_path()} is missing: build it first "
