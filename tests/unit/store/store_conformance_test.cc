@@ -127,6 +127,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   void SetUp() override {
     clock_ = std::make_shared<core::FakeClock>(kStart);
     backend_ = GetParam().make();
+    if (IsSkipped()) return;  // the backend is not available here (it said why)
     Reopen();
   }
 

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "tests/unit/store/postgres_backend.h"
 #include "tests/unit/store/store_test_env.h"
 
 namespace herald::store::testing {
@@ -41,7 +42,7 @@ class SqliteBackend final : public StoreBackend {
 const std::vector<StoreFactory>& StoreFactories() {
   static const auto* const factories = new std::vector<StoreFactory>{
       {"Sqlite", [] { return std::make_unique<SqliteBackend>(); }},
-      // {"Postgres", [] { return std::make_unique<PostgresBackend>(); }},
+      {"Postgres", [] { return MakePostgresBackend(); }},
   };
   return *factories;
 }
