@@ -25,7 +25,12 @@ absl::StatusOr<PageCursor> StartPage(int32_t page_size,
   if (!page_token.empty()) {
     absl::StatusOr<int64_t> offset =
         core::DecodePageToken(page_token, fingerprint);
-    if (!offset.ok()) return offset.status();
+    if (!offset.ok()) {
+      return core::InvalidFieldsError(
+          {{"page_token", "not a next_page_token of this query (same "
+                          "filters, same caller)"}},
+          core::reason::kInvalidPageToken);
+    }
     cursor.page.offset = *offset;
   }
   return cursor;

@@ -39,9 +39,10 @@ inline absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// Sets `*out` only for finite times (unset means "none" in the API).
+// Sets `*out` only for real times: infinite times and the Unix epoch (how
+// stores write "never") leave it unset, which means "none" in the API.
 inline void SetIfFinite(absl::Time t, google::protobuf::Timestamp* out) {
-  if (t != absl::InfinitePast() && t != absl::InfiniteFuture()) {
+  if (t > absl::UnixEpoch() && t != absl::InfiniteFuture()) {
     *out = ToProto(t);
   }
 }

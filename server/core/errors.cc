@@ -45,8 +45,8 @@ absl::Status MakeError(absl::StatusCode code, std::string_view reason,
   return status;
 }
 
-absl::Status InvalidFieldsError(
-    const std::vector<FieldViolation>& violations) {
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations,
+                                std::string_view reason) {
   std::string message = "invalid ";
   nlohmann::json encoded = nlohmann::json::array();
   for (size_t i = 0; i < violations.size(); ++i) {
@@ -56,8 +56,7 @@ absl::Status InvalidFieldsError(
     encoded.push_back({violations[i].field, violations[i].description});
   }
   absl::Status status =
-      MakeError(absl::StatusCode::kInvalidArgument, reason::kInvalidField,
-                message);
+      MakeError(absl::StatusCode::kInvalidArgument, reason, message);
   status.SetPayload(kViolationsUrl, absl::Cord(encoded.dump()));
   return status;
 }

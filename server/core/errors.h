@@ -49,7 +49,10 @@ absl::Status MakeError(absl::StatusCode code, std::string_view reason,
 
 // INVALID_ARGUMENT with reason INVALID_FIELD carrying every violation. The
 // message names the fields: "invalid policy.name: required; ...".
-absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations);
+// `reason` refines INVALID_FIELD where the API names a sharper one (e.g.
+// INVALID_PAGE_TOKEN).
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations,
+                                std::string_view reason = reason::kInvalidField);
 
 // Shorthand for a single violation.
 absl::Status InvalidFieldError(std::string_view field,

@@ -304,6 +304,8 @@ TEST_F(PolicyServiceTest, ListPaginatesAndFilters) {
   grpc::Status status =
       Stub()->ListPolicies(AuthContext(admin_).get(), other, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(DetailsOf(status).reason, "INVALID_PAGE_TOKEN");
+  EXPECT_TRUE(DetailsOf(status).HasViolation("page_token"));
 
   v1::ListPoliciesRequest negative;
   negative.set_page_size(-1);
