@@ -218,6 +218,13 @@ END;
 CREATE INDEX task_updates_by_time ON task_updates(update_time);
 )sql";
 
+// Version 4: tasks_by_next_attempt is not used by any query since claims
+// use tasks_due (version 2), and every claim and result paid for keeping
+// it up to date.
+constexpr absl::string_view kSchemaV4 = R"sql(
+DROP INDEX IF EXISTS tasks_by_next_attempt;
+)sql";
+
 // Turns the first failure reading the file into the documented codes.
 absl::Status OpenError(Connection& conn, const absl::Status& status,
                        absl::string_view path) {
@@ -235,6 +242,7 @@ const std::vector<Migration>& Migrations() {
       {1, "initial schema", kSchemaV1},
       {2, "delivery claims", kSchemaV2},
       {3, "task update log", kSchemaV3},
+      {4, "drop the unused next-attempt index", kSchemaV4},
   };
   return *migrations;
 }
