@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/random/distributions.h"
@@ -13,6 +14,10 @@
 
 namespace herald::delivery {
 namespace {
+
+// Attempts started from a completion callback on this thread right now
+// (guards against recursion through senders that complete inline).
+thread_local int inline_depth = 0;
 
 std::string MakeOwner() {
   char host[256] = {0};
@@ -156,6 +161,11 @@ double Dispatcher::Uniform() {
   if (options_.uniform) return options_.uniform();
   absl::MutexLock lock(&rng_mu_);
   return absl::Uniform<double>(rng_, 0.0, 1.0);
+}
+
+core::Settings Dispatcher::CachedSettings() {
+  absl::MutexLock lock(&settings_mu_);
+  return settings_;
 }
 
 core::Settings Dispatcher::CurrentSettings() {
@@ -385,32 +395,62 @@ void Dispatcher::OnResult(const Attempt& attempt, HttpResult result) {
     options_.on_attempt(report);
   }
 
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
-  auto ep = endpoints_.find(attempt.endpoint);
-  if (ep != endpoints_.end()) {
-    --ep->second.in_flight;
-    ++ep->second.completed;
-    if (attempt.slack && result.status_code == 429 &&
-        result.retry_after.has_value()) {
-      ep->second.next_send = std::max(
-          ep->second.next_send, now + ClampRetryAfter(*result.retry_after));
+  std::optional<Work> next;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    auto ep = endpoints_.find(attempt.endpoint);
+    if (ep != endpoints_.end()) {
+      --ep->second.in_flight;
+      ++ep->second.completed;
+      if (attempt.slack && result.status_code == 429 &&
+          result.retry_after.has_value()) {
+        ep->second.next_send = std::max(
+            ep->second.next_send, now + ClampRetryAfter(*result.retry_after));
+      }
+    }
+    if (saturated_) claim_wanted_ = true;
+    if (sender_stopping_ && result.error_kind == HttpErrorKind::kOther) {
+      // Aborted by the shutdown (or refused after it): not an attempt.
+      releases_.push_back({attempt.task_id, run_count});
+      ++stats_.released;
+      wake_ = true;
+      return;
+    }
+    switch (outcome.verdict) {
+      case Verdict::kSuccess: ++stats_.succeeded; break;
+      case Verdict::kRetry: ++stats_.retries; break;
+      case Verdict::kFailed: ++stats_.failed; break;
+    }
+    results_.push_back(std::move(r));
+    // The slot just freed goes to the endpoint's next queued attempt at
+    // once, from this thread, without a round trip through the loop. Only
+    // for HTTP endpoints (Slack is paced by the loop), tasks claimed
+    // recently (older ones are re-checked by the loop, which may block on
+    // the store) and not re-entrantly (a sender completing inline).
+    if (ep != endpoints_.end() && !stopping_ && !ep->second.slack &&
+        inline_depth == 0 && !ep->second.queued.empty() &&
+        ep->second.in_flight < options_.per_endpoint_concurrency &&
+        in_flight_ < options_.max_in_flight &&
+        absl::Now() - ep->second.queued.front().claim_time <= kRecheckAfter) {
+      next.emplace(std::move(ep->second.queued.front()));
+      ep->second.queued.pop_front();
+      --queued_;
+      ++ep->second.in_flight;
+      ++in_flight_;
+    }
+    // The loop writes results (a write in progress wakes it when done),
+    // claims, and starts what could not be started here.
+    if (!flushing_ || claim_wanted_ ||
+        (ep != endpoints_.end() && !ep->second.queued.empty())) {
+      wake_ = true;
     }
   }
-  wake_ = true;
-  if (saturated_) claim_wanted_ = true;
-  if (sender_stopping_ && result.error_kind == HttpErrorKind::kOther) {
-    // Aborted by the shutdown (or refused after it): not an attempt.
-    releases_.push_back({attempt.task_id, run_count});
-    ++stats_.released;
-    return;
+  if (next.has_value()) {
+    ++inline_depth;
+    StartAttempt(*std::move(next), CachedSettings());
+    --inline_depth;
   }
-  switch (outcome.verdict) {
-    case Verdict::kSuccess: ++stats_.succeeded; break;
-    case Verdict::kRetry: ++stats_.retries; break;
-    case Verdict::kFailed: ++stats_.failed; break;
-  }
-  results_.push_back(std::move(r));
 }
 
 void Dispatcher::FlushResults() {

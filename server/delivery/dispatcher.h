@@ -227,7 +227,11 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushResults();
   void FlushReleases();
+  // The settings, re-read from the store when older than settings_max_age
+  // (may block: loop thread only).
   core::Settings CurrentSettings();
+  // The last settings read; never blocks (completion callbacks).
+  core::Settings CachedSettings();
   double Uniform();
   int MaxOutstanding() const { return 2 * options_.max_in_flight; }
 

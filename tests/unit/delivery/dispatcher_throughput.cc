@@ -5,7 +5,10 @@
 // installed, what wrk reaches against the same receiver in the same run.
 //
 //   dispatcher_throughput [--tasks=20000] [--per_endpoint=16]
-//       [--in_flight=256] [--batch=256] [--no_nginx] [--no_wrk]
+//       [--in_flight=256] [--batch=256] [--no_nginx] [--no_wrk] [--fake]
+//
+// --fake answers every request at once from a FakeHttpSender: the
+// store-and-dispatcher pipeline alone, without HTTP.
 //
 // Receiver: nginx ("return 204") when /usr/sbin/nginx exists, else the
 // in-process TestReceiver (which then competes for the probe's CPU).
@@ -24,6 +27,7 @@
 #include "server/core/clock.h"
 #include "server/delivery/curl_sender.h"
 #include "server/delivery/dispatcher.h"
+#include "server/delivery/fake_http_sender.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "tests/receivers/nginx_receiver.h"
 #include "tests/receivers/test_receiver.h"
@@ -39,6 +43,7 @@ struct Config {
   int batch = 256;
   bool nginx = true;
   bool wrk = true;
+  bool fake = false;
 };
 
 bool Flag(absl::string_view arg, absl::string_view name, int* out) {
@@ -93,6 +98,7 @@ int Run(const Config& config) {
   policy.event_types = {"PUSH_ARTIFACT"};
   const int64_t policy_id = store->CreatePolicy(policy, "", "")->id;
 
+  const absl::Time setup = absl::Now();
   const std::string payload(400, 'x');
   for (int done = 0; done < config.tasks;) {
     std::vector<store::NewEvent> events;
@@ -112,9 +118,16 @@ int Run(const Config& config) {
     if (!store->CommitEvents(std::move(events)).ok()) return 1;
   }
 
+  fprintf(stderr, "setup: %d tasks committed in %s\n", config.tasks,
+          absl::FormatDuration(absl::Now() - setup).c_str());
   CurlSender::Options sender_options;
   sender_options.max_connections = 2 * config.in_flight;
-  auto sender = *CurlSender::Create(sender_options);
+  std::unique_ptr<HttpSender> sender;
+  if (config.fake) {
+    sender = std::make_unique<FakeHttpSender>();
+  } else {
+    sender = *CurlSender::Create(sender_options);
+  }
   DispatcherOptions d;
   d.batch_size = config.batch;
   d.max_in_flight = config.in_flight;
@@ -151,7 +164,10 @@ int Run(const Config& config) {
          static_cast<long long>(stats.succeeded),
          static_cast<long long>(stats.failed + stats.retries),
          static_cast<long long>(stats.claims),
-         static_cast<long long>(sender->connections_opened()));
+         config.fake ? 0LL
+                     : static_cast<long long>(
+                           static_cast<CurlSender*>(sender.get())
+                               ->connections_opened()));
   std::string wrk = config.wrk ? Wrk(base + "/hook", config.per_endpoint) : "";
   if (!wrk.empty()) {
     printf("wrk -c%d against the same receiver: %s requests/s\n",
@@ -169,6 +185,9 @@ int main(int argc, char** argv) {
     absl::string_view arg = argv[i];
     if (arg == "--no_nginx") {
       config.nginx = false;
+    } else if (arg == "--fake") {
+      config.fake = true;
+      config.wrk = false;
     } else if (arg == "--no_wrk") {
       config.wrk = false;
     } else if (!herald::delivery::Flag(arg, "tasks", &config.tasks) &&
