@@ -1,0 +1,550 @@
+// Crash test: heraldd under a publish-and-deliver load is killed with
+// SIGKILL at random moments and restarted on the same data directory each
+// time. At the end every acknowledged (event, target) must have reached the
+// receiver at least once; duplicates are counted and must each straddle a
+// kill (an attempt in flight when heraldd died, delivered again after the
+// restart).
+//
+//   crash_test [--kills=20] [--seconds=60] [--rate=400] [--seed=N]
+//              [--report=FILE]
+//
+// Run it through scripts/crash-test.sh. Exit status 0 when nothing
+// acknowledged was lost and every duplicate is explained by a kill.
+//
+// The load: one PublishEvents stream (re-opened after every kill) sends
+// PUSH_ARTIFACT events at --rate per second, each with request_id
+// "crash-<n>" and operator "crash-<n>" (the marker the payloads carry). One
+// policy has two targets on a local recording receiver: /fast answers at
+// once (Default payload, with an auth_header), /slow answers after 30 ms
+// (CloudEvents, signed), so attempts are in flight at most kills. Events
+// whose ack did not arrive before a kill are published again with the same
+// request_id after the restart (the idempotency key makes that safe), so in
+// the end every event is acknowledged.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "herald/v1/event_service.grpc.pb.h"
+#include "herald/v1/policy_service.grpc.pb.h"
+#include "tests/integration/grpc_test_util.h"
+#include "tests/integration/heraldd_process.h"
+#include "tests/receivers/test_receiver.h"
+
+namespace herald::crash {
+namespace {
+
+using herald::receivers::Reply;
+using herald::receivers::TestReceiver;
+using herald::testing::HeralddProcess;
+
+struct Flags {
+  int kills = 20;
+  double seconds = 60;
+  int rate = 400;
+  uint64_t seed = 0;
+  std::string report;
+};
+
+bool ParseFlags(int argc, char** argv, Flags* f) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a(argv[i]);
+    auto value = [&](absl::string_view name) -> std::optional<absl::string_view> {
+      const std::string prefix = absl::StrCat("--", name, "=");
+      if (a.substr(0, prefix.size()) == prefix) return a.substr(prefix.size());
+      return std::nullopt;
+    };
+    bool ok = true;
+    if (auto v = value("kills")) {
+      ok = absl::SimpleAtoi(*v, &f->kills) && f->kills >= 0;
+    } else if (auto v = value("seconds")) {
+      ok = absl::SimpleAtod(*v, &f->seconds) && f->seconds > 0;
+    } else if (auto v = value("rate")) {
+      ok = absl::SimpleAtoi(*v, &f->rate) && f->rate > 0;
+    } else if (auto v = value("seed")) {
+      ok = absl::SimpleAtoi(*v, &f->seed);
+    } else if (auto v = value("report")) {
+      f->report = std::string(*v);
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      std::cerr << "crash_test: bad argument " << a
+                << "\nusage: crash_test [--kills=N] [--seconds=S] [--rate=R]"
+                   " [--seed=N] [--report=FILE]\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Marker(int64_t n) { return absl::StrCat("crash-", n); }
+
+// The marker number in a payload ("operator":"crash-<n>"), or -1.
+int64_t MarkerOf(const std::string& body) {
+  static constexpr absl::string_view kKey = "\"operator\":\"crash-";
+  const size_t at = absl::string_view(body).find(kKey);
+  if (at == absl::string_view::npos) return -1;
+  const size_t start = at + kKey.size();
+  const size_t end = body.find('"', start);
+  int64_t n;
+  if (end == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(body).substr(start, end - start), &n)) {
+    return -1;
+  }
+  return n;
+}
+
+v1::Event MakeEvent(int64_t n) {
+  v1::Event e;
+  e.set_event_type("PUSH_ARTIFACT");
+  e.set_project_id(1);
+  e.set_operator_(Marker(n));
+  auto* r = e.mutable_repository();
+  r->set_repo_full_name("library/crash");
+  r->set_namespace_("library");
+  r->set_name("crash");
+  r->set_repo_type("private");
+  auto* res = e.add_resources();
+  res->set_digest(
+      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
+  res->set_tag(absl::StrCat("t", n));
+  return e;
+}
+
+// The heraldd of the moment, shared by the killer and the publisher.
+struct ServerSlot {
+  absl::Mutex mu;
+  int generation ABSL_GUARDED_BY(mu) = 0;
+  std::string address ABSL_GUARDED_BY(mu);
+  bool up ABSL_GUARDED_BY(mu) = false;
+};
+
+// Publishes events and keeps track of which ones were acknowledged.
+class Publisher {
+ public:
+  Publisher(ServerSlot* slot, std::string token, int rate)
+      : slot_(slot), token_(std::move(token)), rate_(rate) {}
+
+  void Start() { thread_ = std::thread([this] { Run(); }); }
+  // Stops creating new events; keeps re-sending unacknowledged ones.
+  void StopNewEvents() { new_events_ = false; }
+  // Waits until every event created was acknowledged (or the deadline).
+  bool WaitAllAcked(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto all = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return unacked_.empty() && !new_events_;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&all), timeout);
+  }
+  void Stop() {
+    stop_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::set<int64_t> acked() const {
+    absl::MutexLock lock(&mu_);
+    return acked_;
+  }
+  int64_t created() const { return next_.load(); }
+  int64_t resent() const { return resent_.load(); }
+  int64_t duplicate_acks() const { return duplicate_acks_.load(); }
+  int64_t error_acks() const { return error_acks_.load(); }
+  int64_t streams() const { return streams_.load(); }
+  int64_t bad_delivery_counts() const { return bad_delivery_counts_.load(); }
+
+ private:
+  void Run() {
+    int generation = -1;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::EventService::Stub> stub;
+    while (!stop_) {
+      bool up;
+      {
+        absl::MutexLock lock(&slot_->mu);
+        up = slot_->up;
+        if (up && slot_->generation != generation) {
+          generation = slot_->generation;
+          channel = grpc::CreateChannel(slot_->address,
+                                        grpc::InsecureChannelCredentials());
+          stub = v1::EventService::NewStub(channel);
+        }
+      }
+      if (!up) {
+        absl::SleepFor(absl::Milliseconds(5));
+        continue;
+      }
+      bool idle;
+      {
+        absl::MutexLock lock(&mu_);
+        idle = !new_events_ && unacked_.empty();
+      }
+      if (!idle) RunStream(*stub);
+      if (!stop_) absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+
+  // One stream: re-sends what is unacknowledged, then new events, until the
+  // stream breaks.
+  void RunStream(v1::EventService::Stub& stub) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return;
+      context_ = &context;
+    }
+    ++streams_;
+    auto stream = stub.PublishEvents(&context);
+    std::atomic<bool> broken{false};
+    std::thread reader([&] {
+      v1::PublishEventsResponse response;
+      while (stream->Read(&response)) {
+        int64_t n = -1;
+        const std::string& id = response.request_id();
+        if (id.rfind("crash-", 0) == 0) {
+          (void)absl::SimpleAtoi(absl::string_view(id).substr(6), &n);
+        }
+        absl::MutexLock lock(&mu_);
+        in_stream_.erase(n);
+        if (response.has_ack()) {
+          if (response.ack().duplicate()) ++duplicate_acks_;
+          if (response.ack().deliveries_created() != 2) ++bad_delivery_counts_;
+          unacked_.erase(n);
+          acked_.insert(n);
+        } else {
+          ++error_acks_;  // stays unacked: re-sent on the next stream
+        }
+      }
+      broken = true;
+      context.TryCancel();
+    });
+
+    // Everything unacknowledged from earlier streams goes first, in order.
+    std::vector<int64_t> backlog;
+    {
+      absl::MutexLock lock(&mu_);
+      in_stream_.clear();
+      backlog.assign(unacked_.begin(), unacked_.end());
+    }
+    auto send = [&](int64_t n) {
+      v1::PublishEventsRequest request;
+      *request.mutable_event() = MakeEvent(n);
+      request.set_request_id(Marker(n));
+      {
+        absl::MutexLock lock(&mu_);
+        in_stream_.insert(n);
+        unacked_.insert(n);
+      }
+      return stream->Write(request);
+    };
+    bool ok = true;
+    for (int64_t n : backlog) {
+      if (!(ok = send(n))) break;
+      ++resent_;
+    }
+    const absl::Duration interval = absl::Seconds(1) / rate_;
+    absl::Time next_send = absl::Now();
+    while (ok && !stop_ && !broken) {
+      if (!new_events_) {
+        // Nothing new: wait for this stream's acks (or the break), then
+        // close it; what was refused is re-sent on the next stream.
+        absl::MutexLock lock(&mu_);
+        auto drained = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return in_stream_.empty();
+        };
+        if (mu_.AwaitWithTimeout(absl::Condition(&drained),
+                                 absl::Milliseconds(50))) {
+          break;
+        }
+        continue;
+      }
+      bool full;
+      {
+        // Keep at most 2,000 events waiting for their acks.
+        absl::MutexLock lock(&mu_);
+        full = in_stream_.size() >= 2000;
+      }
+      if (full) {
+        absl::SleepFor(absl::Milliseconds(1));
+        continue;
+      }
+      const absl::Time now = absl::Now();
+      if (now < next_send) {
+        absl::SleepFor(std::min(next_send - now, absl::Milliseconds(2)));
+        continue;
+      }
+      next_send = std::max(next_send + interval, now - absl::Milliseconds(100));
+      ok = send(next_++);
+    }
+    stream->WritesDone();
+    reader.join();
+    (void)stream->Finish();
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+  }
+
+  ServerSlot* slot_;
+  const std::string token_;
+  const int rate_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> new_events_{true};
+  std::atomic<int64_t> next_{1};
+  std::atomic<int64_t> resent_{0};
+  std::atomic<int64_t> duplicate_acks_{0};
+  std::atomic<int64_t> error_acks_{0};
+  std::atomic<int64_t> streams_{0};
+  std::atomic<int64_t> bad_delivery_counts_{0};
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::set<int64_t> unacked_ ABSL_GUARDED_BY(mu_);    // sent, no ack yet
+  std::set<int64_t> in_stream_ ABSL_GUARDED_BY(mu_);  // sent on this stream
+  std::set<int64_t> acked_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Kill {
+  absl::Time killed;
+  absl::Time restarted;
+};
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  if (flags.seed == 0) flags.seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  std::mt19937_64 rng(flags.seed);
+  std::cout << "crash test: " << flags.kills << " kills over ~" << flags.seconds
+            << " s, " << flags.rate << " events/s, seed " << flags.seed
+            << std::endl;
+
+  auto receiver_or = TestReceiver::Start();
+  if (!receiver_or.ok()) {
+    std::cerr << "receiver: " << receiver_or.status() << "\n";
+    return 1;
+  }
+  std::unique_ptr<TestReceiver> receiver = *std::move(receiver_or);
+  receiver->SetReply("/slow", Reply::Status(200).After(absl::Milliseconds(30)));
+
+  const std::string data_dir = herald::testing::MakeTempDir("herald-crash");
+  HeralddProcess::Options options;
+  options.data_dir = data_dir;
+  options.extra_args = {"--delivery_backoff_scale=0.01",
+                        "--webhook_job_max_retry=10", "--log_level=warn"};
+  auto started = HeralddProcess::Start(options);
+  if (!started.ok()) {
+    std::cerr << "heraldd: " << started.status() << "\n";
+    return 1;
+  }
+  std::unique_ptr<HeralddProcess> server = *std::move(started);
+  const std::string token = server->AdminToken();
+
+  {
+    auto policies = v1::PolicyService::NewStub(server->Channel());
+    v1::CreatePolicyRequest request;
+    v1::Policy* p = request.mutable_policy();
+    p->set_project_id(1);
+    p->set_name("crash");
+    p->add_event_types("PUSH_ARTIFACT");
+    v1::Target* fast = p->add_targets();
+    fast->set_type(v1::TARGET_TYPE_HTTP);
+    fast->set_address(receiver->url("/fast"));
+    fast->set_payload_format(v1::PAYLOAD_FORMAT_DEFAULT);
+    fast->set_auth_header("Bearer crash-test-auth-header-secret");
+    v1::Target* slow = p->add_targets();
+    slow->set_type(v1::TARGET_TYPE_HTTP);
+    slow->set_address(receiver->url("/slow"));
+    slow->set_payload_format(v1::PAYLOAD_FORMAT_CLOUDEVENTS);
+    slow->set_signing_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    v1::CreatePolicyResponse response;
+    grpc::Status s = policies->CreatePolicy(
+        herald::testing::AuthContext(token).get(), request, &response);
+    if (!s.ok()) {
+      std::cerr << "CreatePolicy: " << s.error_message() << "\n";
+      return 1;
+    }
+  }
+
+  ServerSlot slot;
+  {
+    absl::MutexLock lock(&slot.mu);
+    slot.address = server->address();
+    slot.up = true;
+  }
+  Publisher publisher(&slot, token, flags.rate);
+  const absl::Time begin = absl::Now();
+  publisher.Start();
+
+  // Kill at random moments: intervals uniform in [50 ms, 2 x mean - 50 ms],
+  // so some kills land while the restarted heraldd is still recovering.
+  std::vector<Kill> kills;
+  const double mean = flags.seconds / std::max(flags.kills + 1, 1);
+  std::uniform_real_distribution<double> interval(0.05, std::max(0.1, 2 * mean - 0.05));
+  int failed_restarts = 0;
+  for (int k = 0; k < flags.kills; ++k) {
+    absl::SleepFor(absl::Seconds(interval(rng)));
+    Kill kill;
+    ::kill(server->pid(), SIGKILL);
+    kill.killed = absl::Now();
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.up = false;
+    }
+    server->Kill();  // reaps
+    server.reset();
+    absl::StatusOr<std::unique_ptr<HeralddProcess>> again;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      again = HeralddProcess::Start(options);
+      if (again.ok()) break;
+      ++failed_restarts;
+      std::cerr << "restart failed: " << again.status() << "\n";
+    }
+    if (!again.ok()) return 1;
+    server = *std::move(again);
+    kill.restarted = absl::Now();
+    {
+      absl::MutexLock lock(&slot.mu);
+      slot.address = server->address();
+      ++slot.generation;
+      slot.up = true;
+    }
+    kills.push_back(kill);
+    std::cout << "kill " << (k + 1) << " at "
+              << absl::ToDoubleSeconds(kill.killed - begin) << " s; restarted in "
+              << absl::ToInt64Milliseconds(kill.restarted - kill.killed) << " ms"
+              << std::endl;
+  }
+  absl::SleepFor(absl::Seconds(std::min(mean, 2.0)));
+  publisher.StopNewEvents();
+  const bool all_acked = publisher.WaitAllAcked(absl::Seconds(60));
+  publisher.Stop();
+  const std::set<int64_t> acked = publisher.acked();
+
+  // Wait for every acknowledged (event, target) to arrive.
+  const int64_t expected = static_cast<int64_t>(acked.size()) * 2;
+  std::map<std::pair<std::string, int64_t>, std::vector<absl::Time>> arrivals;
+  std::set<int64_t> unknown_markers;
+  int64_t unmarked = 0;
+  const absl::Time drain_start = absl::Now();
+  const absl::Time drain_deadline = drain_start + absl::Seconds(120);
+  int64_t missing = expected;
+  while (true) {
+    arrivals.clear();
+    unmarked = 0;
+    for (const auto& r : receiver->requests()) {
+      const int64_t n = MarkerOf(r.body);
+      if (n < 0) {
+        ++unmarked;
+        continue;
+      }
+      arrivals[{r.path, n}].push_back(r.arrival);
+    }
+    missing = 0;
+    for (int64_t n : acked) {
+      for (const char* path : {"/fast", "/slow"}) {
+        if (!arrivals.count({path, n})) ++missing;
+      }
+    }
+    if (missing == 0 || absl::Now() > drain_deadline) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  const absl::Duration drain_time = absl::Now() - drain_start;
+  const int exit_code = server->Terminate(absl::Seconds(30));
+  receiver->Stop();
+
+  // Duplicates: each must straddle a kill (the earlier copy arrived before
+  // the kill, the later one after the restart).
+  int64_t duplicates = 0, unexplained = 0, deliveries = 0;
+  absl::Duration worst_gap = absl::ZeroDuration();
+  for (auto& [key, times] : arrivals) {
+    if (!acked.count(key.second)) unknown_markers.insert(key.second);
+    deliveries += static_cast<int64_t>(times.size());
+    std::sort(times.begin(), times.end());
+    for (size_t i = 1; i < times.size(); ++i) {
+      ++duplicates;
+      bool explained = false;
+      for (const Kill& k : kills) {
+        if (times[i - 1] <= k.killed && times[i] >= k.killed) {
+          explained = true;
+          worst_gap = std::max(worst_gap, k.killed - times[i - 1]);
+          break;
+        }
+      }
+      if (!explained) {
+        ++unexplained;
+        std::cerr << "unexplained duplicate: " << key.first << " "
+                  << Marker(key.second) << "\n";
+      }
+    }
+  }
+  // Events published but never acknowledged may or may not be delivered;
+  // every event is acknowledged in the end, so there should be none.
+  const int64_t never_acked = publisher.created() - 1 - static_cast<int64_t>(acked.size());
+
+  const bool pass = missing == 0 && unexplained == 0 && all_acked &&
+                    never_acked == 0 && exit_code == 0 && unmarked == 0 &&
+                    publisher.bad_delivery_counts() == 0;
+  std::ostringstream figures;
+  figures << "{\"kills\":" << kills.size()
+          << ",\"seconds\":" << absl::ToDoubleSeconds(absl::Now() - begin)
+          << ",\"events_acknowledged\":" << acked.size()
+          << ",\"events_resent_after_kill\":" << publisher.resent()
+          << ",\"duplicate_acks\":" << publisher.duplicate_acks()
+          << ",\"error_acks\":" << publisher.error_acks()
+          << ",\"streams\":" << publisher.streams()
+          << ",\"deliveries_expected\":" << expected
+          << ",\"deliveries_received\":" << deliveries
+          << ",\"acknowledged_lost\":" << missing
+          << ",\"duplicates\":" << duplicates
+          << ",\"duplicates_unexplained\":" << unexplained
+          << ",\"worst_duplicate_gap_ms\":" << absl::ToInt64Milliseconds(worst_gap)
+          << ",\"drain_ms\":" << absl::ToInt64Milliseconds(drain_time)
+          << ",\"failed_restarts\":" << failed_restarts
+          << ",\"final_sigterm_exit\":" << exit_code
+          << ",\"seed\":" << flags.seed
+          << ",\"pass\":" << (pass ? "true" : "false") << "}";
+  std::cout << "crash test figures: " << figures.str() << std::endl;
+  if (!flags.report.empty()) {
+    std::ofstream(flags.report) << figures.str() << "\n";
+  }
+  if (!pass) {
+    std::cerr << "CRASH TEST FAILED (data dir kept: " << data_dir << ")\n";
+    if (missing > 0) std::cerr << missing << " acknowledged deliveries missing\n";
+    if (!all_acked || never_acked != 0) std::cerr << "events never acknowledged: " << never_acked << "\n";
+    if (exit_code != 0) std::cerr << "final SIGTERM exit status " << exit_code << "\n";
+    if (unmarked != 0) std::cerr << unmarked << " requests without a marker\n";
+    if (publisher.bad_delivery_counts() != 0) {
+      std::cerr << publisher.bad_delivery_counts()
+                << " acks with deliveries_created != 2\n";
+    }
+    return 1;
+  }
+  std::cout << "CRASH TEST PASSED" << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace herald::crash
+
+int main(int argc, char** argv) { return herald::crash::Main(argc, argv); }
