@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libabsl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+  libabsl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql-15 postgresql-client-15
   libgtest-dev libgmock-dev libssl-dev prometheus-cpp-dev libcpp-httplib-dev nginx-light
   python3 python3-venv openssl procps
 )

@@ -29,6 +29,7 @@
 #include "server/ingest/publisher.h"
 #include "server/metrics/metrics.h"
 #include "server/watch/watch_hub.h"
+#include "server/store/postgres/postgres_store.h"
 #include "server/store/sqlite/sqlite_store.h"
 
 namespace herald::daemon {
@@ -87,13 +88,20 @@ class DaemonImpl final : public Daemon {
                             common::DirLock::Acquire(config_.data_dir));
     dir_lock_.emplace(std::move(lock));
 
-    if (config_.store != "sqlite") {
+    if (config_.store == "postgres") {
+      // Shared by every replica; each keeps its own data_dir (lock, token).
+      store::PostgresOptions postgres;
+      postgres.dsn = config_.postgres_dsn;
+      postgres.pool_size = config_.postgres_pool_size;
+      HERALD_ASSIGN_OR_RETURN(store_, store::PostgresStore::Open(postgres));
+    } else if (config_.store != "sqlite") {
       return absl::UnimplementedError(absl::StrCat(
           "store \"", config_.store, "\" is not available in this build"));
+    } else {
+      store::SqliteOptions options;
+      options.path = absl::StrCat(config_.data_dir, "/herald.db");
+      HERALD_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(options));
     }
-    store::SqliteOptions options;
-    options.path = absl::StrCat(config_.data_dir, "/herald.db");
-    HERALD_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(options));
     HERALD_RETURN_IF_ERROR(SeedSettings(*store_, config_));
     watch_hub_ = std::make_unique<watch::WatchHub>(store_.get());
     store_->SetTaskUpdateListener([hub = watch_hub_.get()] { hub->Notify(); });
@@ -256,9 +264,10 @@ class DaemonImpl final : public Daemon {
     options.per_endpoint_concurrency = config_.delivery_per_endpoint_concurrency;
     options.backoff_scale = config_.delivery_backoff_scale;
     options.lease = config_.delivery_lease;
-    // The data-directory lock makes this the only heraldd on this store:
-    // tasks left Running belong to a process that died.
-    options.expire_foreign_leases_at_start = true;
+    // SQLite: the data-directory lock makes this the only heraldd on this
+    // store, so tasks left Running belong to a process that died. With
+    // PostgreSQL other replicas hold live leases: they expire on their own.
+    options.expire_foreign_leases_at_start = config_.store == "sqlite";
     options.on_attempt = [this](const delivery::AttemptReport& r) {
       const std::string_view type =
           r.vendor_type == core::VendorType::kSlack ? "slack" : "http";
