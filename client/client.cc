@@ -32,6 +32,9 @@ google::protobuf::FieldMask Mask(std::initializer_list<const char*> paths) {
   return mask;
 }
 
+// How long a reconnecting watch may wait before noticing Cancel().
+constexpr absl::Duration kCancelSlice = absl::Milliseconds(100);
+
 // The reconnecting source behind Client::WatchTasks.
 class WatchSource final : public StreamSource<v1::TaskUpdate> {
  public:
@@ -93,15 +96,30 @@ class WatchSource final : public StreamSource<v1::TaskUpdate> {
         if (options_.on_reconnect) options_.on_reconnect(error, absl::ZeroDuration());
         continue;
       }
-      if (error.code() != absl::StatusCode::kUnavailable) return error;
+      // CANCELLED here did not come from Cancel() (checked above): a
+      // server shutting down cancels the calls it accepted meanwhile.
+      if (error.code() != absl::StatusCode::kUnavailable &&
+          error.code() != absl::StatusCode::kCancelled) {
+        return error;
+      }
       const absl::Time now = absl::Now();
       if (!failing_since_) failing_since_ = now;
       if (now - *failing_since_ > options_.max_reconnect_time) return error;
       const absl::Duration delay = Jitter(backoff_);
       backoff_ = std::min(backoff_ * 2, options_.max_backoff);
       if (options_.on_reconnect) options_.on_reconnect(error, delay);
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&cancelled_), delay);
+      // Wait for the server in short slices, so that Cancel() is honoured
+      // promptly; a server that is back ends the wait early.
+      const absl::Time wake = absl::Now() + delay;
+      for (;;) {
+        {
+          absl::MutexLock lock(&mu_);
+          if (cancelled_) break;
+        }
+        const absl::Time now_ = absl::Now();
+        if (now_ >= wake) break;
+        if (connection_->WaitForConnection(std::min(wake, now_ + kCancelSlice))) break;
+      }
     }
   }
 
@@ -326,7 +344,12 @@ absl::StatusOr<PublishSummary> Client::PublishEvents(
           "PublishEvents: the server ended the stream with ", unacknowledged,
           " events unacknowledged"));
     }
-    if (status.code() != absl::StatusCode::kUnavailable) return status;
+    // CANCELLED: this helper cancels only on a protocol error (handled
+    // above), so it came from a server shutting down.
+    if (status.code() != absl::StatusCode::kUnavailable &&
+        status.code() != absl::StatusCode::kCancelled) {
+      return status;
+    }
     if (without_id > 0) {
       return absl::Status(
           status.code(),
@@ -349,7 +372,7 @@ absl::StatusOr<PublishSummary> Client::PublishEvents(
       on_retry(RetryAttempt{"herald.v1.EventService/PublishEvents", failures,
                             status, delay});
     }
-    absl::SleepFor(delay);
+    connection_->WaitForConnection(absl::Now() + delay);
     ++summary.reconnects;
   }
 }

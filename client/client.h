@@ -175,8 +175,9 @@ class Client {
   //
   // The range yields every update matching `request`. When the stream
   // breaks with UNAVAILABLE (server restart, network, a consumer that fell
-  // too far behind) it reconnects with backoff and resumes after the last
-  // cursor it delivered, so the updates continue with no gap and no
+  // too far behind) or is CANCELLED by the server (a call that reached it
+  // while it shut down), it reconnects with backoff and resumes after the
+  // last cursor it delivered, so the updates continue with no gap and no
   // duplicate. Before the first update there is no cursor: a reconnection
   // then repeats `request` as given (a START_NOW watch may miss changes
   // made while disconnected; use WATCH_START_SNAPSHOT or a cursor).

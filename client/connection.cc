@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/internal/strings.h"
 
 namespace herald {
@@ -29,6 +30,11 @@ const char* ServingStatusName(ServingStatus status) {
       break;
   }
   return "UNKNOWN";
+}
+
+bool Connection::WaitForConnection(absl::Time deadline) {
+  absl::SleepFor(deadline - absl::Now());
+  return false;
 }
 
 absl::StatusOr<v1::Policy> Connection::CreatePolicy(const v1::CreatePolicyRequest&) {

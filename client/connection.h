@@ -31,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "herald/v1/admin_service.pb.h"
 #include "herald/v1/delivery_service.pb.h"
 #include "herald/v1/event_service.pb.h"
@@ -73,6 +74,13 @@ class Connection {
 
   // The options this connection was made with (defaults for fakes).
   virtual ConnectionOptions options() const { return {}; }
+
+  // Waits until the connection to the server is up, or until `deadline`;
+  // true when it is up. Retries and the reconnecting helpers wait here
+  // between attempts, so they go on as soon as a restarted server answers
+  // (and the gRPC connection keeps trying to connect meanwhile). The
+  // default (for fakes) sleeps until `deadline` and returns false.
+  virtual bool WaitForConnection(absl::Time deadline);
 
   // PolicyService.
   virtual absl::StatusOr<v1::Policy> CreatePolicy(

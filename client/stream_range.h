@@ -157,7 +157,8 @@ struct Page {
   std::string next_page_token;
 };
 
-// Fetches the page at `page_token` ("" for the first page).
+// Fetches the page at `page_token` (the request's own page_token for the
+// first page, usually "").
 template <typename T>
 using PageFetcher =
     std::function<absl::StatusOr<Page<T>>(const std::string& page_token)>;
@@ -183,7 +184,8 @@ class FunctionSource final : public StreamSource<T> {
 template <typename T>
 class PageSource final : public StreamSource<T> {
  public:
-  explicit PageSource(PageFetcher<T> fetch) : fetch_(std::move(fetch)) {}
+  PageSource(PageFetcher<T> fetch, std::string first_page_token)
+      : fetch_(std::move(fetch)), token_(std::move(first_page_token)) {}
   std::variant<absl::Status, T> Next() override {
     while (index_ >= items_.size()) {
       if (last_page_) return absl::OkStatus();
@@ -233,11 +235,13 @@ StreamRange<T> MakeStreamRange(std::vector<T> values,
       });
 }
 
-// A range that fetches pages lazily with `fetch`.
+// A range that fetches pages lazily with `fetch`, starting at
+// `first_page_token` ("" for the first page).
 template <typename T>
-PaginatedRange<T> MakePaginatedRange(PageFetcher<T> fetch) {
-  return PaginatedRange<T>(
-      std::make_unique<internal::PageSource<T>>(std::move(fetch)));
+PaginatedRange<T> MakePaginatedRange(PageFetcher<T> fetch,
+                                     std::string first_page_token = "") {
+  return PaginatedRange<T>(std::make_unique<internal::PageSource<T>>(
+      std::move(fetch), std::move(first_page_token)));
 }
 
 // A range whose only element is `error` (not OK).

@@ -148,10 +148,25 @@ auto ToPage(Repeated* items, const std::string& next_page_token) {
 
 class GrpcConnection final : public Connection {
  public:
-  GrpcConnection(ConnectionOptions options, Stubs stubs)
-      : options_(std::move(options)), stubs_(std::move(stubs)) {}
+  GrpcConnection(ConnectionOptions options, Stubs stubs,
+                 std::shared_ptr<grpc::Channel> channel)
+      : options_(std::move(options)),
+        stubs_(std::move(stubs)),
+        channel_(std::move(channel)) {}
 
   ConnectionOptions options() const override { return options_; }
+
+  // Waiting on the channel's state (rather than sleeping) also drives its
+  // reconnection: with the synchronous API nothing else polls a
+  // connection attempt while no call is in flight, and calls on a channel
+  // in TRANSIENT_FAILURE fail at once without polling either, so a
+  // restarted server would otherwise be noticed only by gRPC's 5 s backup
+  // poller.
+  bool WaitForConnection(absl::Time deadline) override {
+    if (channel_ == nullptr) return Connection::WaitForConnection(deadline);
+    channel_->GetState(/*try_to_connect=*/true);
+    return channel_->WaitForConnected(absl::ToChronoTime(deadline));
+  }
 
   absl::StatusOr<v1::Policy> CreatePolicy(
       const v1::CreatePolicyRequest& request) override {
@@ -173,6 +188,7 @@ class GrpcConnection final : public Connection {
   }
 
   PaginatedRange<v1::Policy> ListPolicies(v1::ListPoliciesRequest request) override {
+    std::string first_page = request.page_token();
     return MakePaginatedRange<v1::Policy>(
         [this, request = std::move(request)](
             const std::string& token) mutable -> absl::StatusOr<Page<v1::Policy>> {
@@ -185,7 +201,8 @@ class GrpcConnection final : public Connection {
               [](v1::ListPoliciesResponse& r) {
                 return ToPage(r.mutable_policies(), r.next_page_token());
               });
-        });
+        },
+        std::move(first_page));
   }
 
   absl::StatusOr<v1::Policy> UpdatePolicy(
@@ -234,6 +251,7 @@ class GrpcConnection final : public Connection {
 
   PaginatedRange<v1::Execution> ListExecutions(
       v1::ListExecutionsRequest request) override {
+    std::string first_page = request.page_token();
     return MakePaginatedRange<v1::Execution>(
         [this, request = std::move(request)](
             const std::string& token) mutable -> absl::StatusOr<Page<v1::Execution>> {
@@ -246,7 +264,8 @@ class GrpcConnection final : public Connection {
               [](v1::ListExecutionsResponse& r) {
                 return ToPage(r.mutable_executions(), r.next_page_token());
               });
-        });
+        },
+        std::move(first_page));
   }
 
   absl::StatusOr<v1::Execution> GetExecution(
@@ -368,6 +387,7 @@ class GrpcConnection final : public Connection {
   }
 
   PaginatedRange<v1::Token> ListTokens(v1::ListTokensRequest request) override {
+    std::string first_page = request.page_token();
     return MakePaginatedRange<v1::Token>(
         [this, request = std::move(request)](
             const std::string& token) mutable -> absl::StatusOr<Page<v1::Token>> {
@@ -380,7 +400,8 @@ class GrpcConnection final : public Connection {
               [](v1::ListTokensResponse& r) {
                 return ToPage(r.mutable_tokens(), r.next_page_token());
               });
-        });
+        },
+        std::move(first_page));
   }
 
   absl::Status RevokeToken(const v1::RevokeTokenRequest& request) override {
@@ -454,13 +475,14 @@ class GrpcConnection final : public Connection {
         const std::string rpc = absl::StrCat(service, method);
         options_.on_retry(RetryAttempt{rpc, attempt, error, delay});
       }
-      absl::SleepFor(delay);
+      WaitForConnection(absl::Now() + delay);
       backoff = std::min(backoff * retry.backoff_multiplier, retry.max_backoff);
     }
   }
 
   const ConnectionOptions options_;
   const Stubs stubs_;
+  const std::shared_ptr<grpc::Channel> channel_;  // null with mocked stubs
 };
 
 }  // namespace
@@ -516,9 +538,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
   return grpc::CreateCustomChannel(options.address, credentials, args);
 }
 
-std::shared_ptr<Connection> MakeGrpcConnection(ConnectionOptions options,
-                                               Stubs stubs) {
-  return std::make_shared<GrpcConnection>(std::move(options), std::move(stubs));
+std::shared_ptr<Connection> MakeGrpcConnection(
+    ConnectionOptions options, Stubs stubs,
+    std::shared_ptr<grpc::Channel> channel) {
+  return std::make_shared<GrpcConnection>(std::move(options), std::move(stubs),
+                                          std::move(channel));
 }
 
 }  // namespace herald::internal
@@ -527,8 +551,9 @@ namespace herald {
 
 std::shared_ptr<Connection> MakeConnection(ConnectionOptions options) {
   std::shared_ptr<grpc::Channel> channel = internal::MakeChannel(options);
-  return internal::MakeGrpcConnection(std::move(options),
-                                      internal::MakeStubs(channel));
+  internal::Stubs stubs = internal::MakeStubs(channel);
+  return internal::MakeGrpcConnection(std::move(options), std::move(stubs),
+                                      std::move(channel));
 }
 
 }  // namespace herald

@@ -36,9 +36,12 @@ Stubs MakeStubs(const std::shared_ptr<grpc::Channel>& channel);
 // keepalive, reconnect backoff, user agent.
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options);
 
-// A Connection over `stubs` (all five must be set).
-std::shared_ptr<Connection> MakeGrpcConnection(ConnectionOptions options,
-                                               Stubs stubs);
+// A Connection over `stubs` (all five must be set). `channel`, the channel
+// under the stubs, serves WaitForConnection; without one (mocked stubs) it
+// sleeps.
+std::shared_ptr<Connection> MakeGrpcConnection(
+    ConnectionOptions options, Stubs stubs,
+    std::shared_ptr<grpc::Channel> channel = nullptr);
 
 // The gRPC status as an absl::Status; the google.rpc.Status of the
 // grpc-status-details-bin trailer becomes the payload read by errors.h.
