@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libabsl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql-15 postgresql-client-15
   libgtest-dev libgmock-dev libssl-dev prometheus-cpp-dev libcpp-httplib-dev nginx-light
   python3 python3-venv openssl procps
+  bazel-bootstrap  # tests/bazel: Debian's Bazel 4.2.3 builds a Bazel consumer of herald offline
 )
 
 missing=()
