@@ -67,7 +67,7 @@ v1::Token TokenToProto(const core::TokenRecord& t) {
   for (int64_t p : t.project_ids) out.add_project_ids(p);
   out.set_creator(t.creator);
   *out.mutable_create_time() = ToProto(t.create_time);
-  SetIfFinite(t.expire_time, out.mutable_expire_time());
+  SetTimeIfSet(t.expire_time, [&] { return out.mutable_expire_time(); });
   out.set_revoked(t.revoked);
   return out;
 }

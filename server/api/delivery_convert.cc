@@ -33,18 +33,35 @@ v1::Execution ExecutionToProto(const core::Execution& e) {
   *out.mutable_target() = TargetToProto(e.target);
   out.set_target_index(e.target_index);
   *out.mutable_start_time() = ToProto(e.start_time);
-  SetIfFinite(e.end_time, out.mutable_end_time());
+  SetTimeIfSet(e.end_time, [&] { return out.mutable_end_time(); });
   return out;
 }
 
-v1::TaskCounts TaskCountsToProto(const store::TaskCounts& c) {
+v1::TaskCounts TaskCountsOf(const std::vector<core::Task>& tasks) {
   v1::TaskCounts out;
-  out.set_task_count(static_cast<int32_t>(c.total));
-  out.set_success_task_count(static_cast<int32_t>(c.success));
-  out.set_error_task_count(static_cast<int32_t>(c.error));
-  out.set_pending_task_count(static_cast<int32_t>(c.pending));
-  out.set_running_task_count(static_cast<int32_t>(c.running));
-  out.set_stopped_task_count(static_cast<int32_t>(c.stopped));
+  for (const core::Task& t : tasks) {
+    out.set_task_count(out.task_count() + 1);
+    switch (t.status) {
+      case core::TaskStatus::kPending:
+        out.set_pending_task_count(out.pending_task_count() + 1);
+        break;
+      case core::TaskStatus::kRunning:
+        out.set_running_task_count(out.running_task_count() + 1);
+        break;
+      case core::TaskStatus::kSuccess:
+        out.set_success_task_count(out.success_task_count() + 1);
+        break;
+      case core::TaskStatus::kError:
+        out.set_error_task_count(out.error_task_count() + 1);
+        if (t.retry_scheduled()) {
+          out.set_scheduled_task_count(out.scheduled_task_count() + 1);
+        }
+        break;
+      case core::TaskStatus::kStopped:
+        out.set_stopped_task_count(out.stopped_task_count() + 1);
+        break;
+    }
+  }
   return out;
 }
 
@@ -57,12 +74,12 @@ v1::Task TaskToProto(const core::Task& t) {
   out.set_run_count(t.run_count);
   out.set_max_attempts(t.max_attempts);
   out.set_final(t.final());
-  SetIfFinite(t.next_attempt_time, out.mutable_next_attempt_time());
+  SetTimeIfSet(t.next_attempt_time, [&] { return out.mutable_next_attempt_time(); });
   out.set_last_response_code(t.last_response_code);
   *out.mutable_create_time() = ToProto(t.create_time);
   *out.mutable_update_time() = ToProto(t.update_time);
-  SetIfFinite(t.start_time, out.mutable_start_time());
-  SetIfFinite(t.end_time, out.mutable_end_time());
+  SetTimeIfSet(t.start_time, [&] { return out.mutable_start_time(); });
+  SetTimeIfSet(t.end_time, [&] { return out.mutable_end_time(); });
   return out;
 }
 

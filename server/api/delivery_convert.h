@@ -14,7 +14,9 @@ std::optional<core::TaskStatus> TaskStatusFromProto(v1::TaskStatus status);
 
 // Without payload (lists); GetExecution adds it.
 v1::Execution ExecutionToProto(const core::Execution& execution);
-v1::TaskCounts TaskCountsToProto(const store::TaskCounts& counts);
+// Harbor's execution metrics from an execution's tasks; "scheduled" counts
+// failed tasks with a retry scheduled (they are also in error_task_count).
+v1::TaskCounts TaskCountsOf(const std::vector<core::Task>& tasks);
 v1::Task TaskToProto(const core::Task& task);
 
 }  // namespace herald::api

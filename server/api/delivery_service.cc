@@ -291,12 +291,12 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::GetExecution(
         core::Execution execution,
         LoadExecution(*services_.store, caller, request->id(),
                       auth::Access::kRead));
-    HERALD_ASSIGN_OR_RETURN(store::TaskCounts counts,
-                            services_.store->CountTasks(execution.id));
+    HERALD_ASSIGN_OR_RETURN(std::vector<core::Task> tasks,
+                            services_.store->ListTasks(execution.id));
     v1::Execution* out = response->mutable_execution();
     *out = ExecutionToProto(execution);
     out->set_payload(execution.payload);
-    *out->mutable_metrics() = TaskCountsToProto(counts);
+    *out->mutable_metrics() = TaskCountsOf(tasks);
     return absl::OkStatus();
   });
 }
@@ -381,11 +381,11 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RedeliverExecution(
       return core::NotFoundError("execution", execution.id);
     }
     if (!after.ok()) return after.status();
-    HERALD_ASSIGN_OR_RETURN(store::TaskCounts counts,
-                            services_.store->CountTasks(execution.id));
+    HERALD_ASSIGN_OR_RETURN(std::vector<core::Task> tasks_after,
+                            services_.store->ListTasks(execution.id));
     v1::Execution* out = response->mutable_execution();
     *out = ExecutionToProto(*after);
-    *out->mutable_metrics() = TaskCountsToProto(counts);
+    *out->mutable_metrics() = TaskCountsOf(tasks_after);
     return absl::OkStatus();
   });
 }

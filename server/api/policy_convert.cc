@@ -71,8 +71,7 @@ v1::Target TargetToProto(const core::Target& t) {
   out.set_payload_format(static_cast<v1::PayloadFormat>(t.payload_format));
   out.set_has_signing_secret(!t.signing_secret.empty());
   if (!t.previous_signing_secret.empty()) {
-    SetIfFinite(t.previous_secret_expire_time,
-                out.mutable_previous_secret_expire_time());
+    SetTimeIfSet(t.previous_secret_expire_time, [&] { return out.mutable_previous_secret_expire_time(); });
   }
   for (const core::Header& h : t.headers) {
     v1::Header* header = out.add_headers();

@@ -39,12 +39,17 @@ inline absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// Sets `*out` only for real times: infinite times and the Unix epoch (how
-// stores write "never") leave it unset, which means "none" in the API.
-inline void SetIfFinite(absl::Time t, google::protobuf::Timestamp* out) {
-  if (t > absl::UnixEpoch() && t != absl::InfiniteFuture()) {
-    *out = ToProto(t);
-  }
+// True for real times: infinite times and the Unix epoch (how stores write
+// "never") mean "none", which the API expresses as an unset field.
+inline bool IsSetTime(absl::Time t) {
+  return t > absl::UnixEpoch() && t != absl::InfiniteFuture();
+}
+
+// Sets the Timestamp field that `mutable_field()` returns only for real
+// times, so an unset time leaves the field absent (has_x() false).
+template <typename MutableField>
+void SetTimeIfSet(absl::Time t, MutableField mutable_field) {
+  if (IsSetTime(t)) *mutable_field() = ToProto(t);
 }
 
 }  // namespace herald::api
