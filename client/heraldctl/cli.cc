@@ -514,6 +514,11 @@ int Main(int argc, char** argv) {
         }});
   }
   std::vector<std::string> args(argv + 1, argv + argc);
+  // "heraldctl help policies create" is "heraldctl policies create --help".
+  if (!args.empty() && args[0] == "help") {
+    args.erase(args.begin());
+    args.push_back("--help");
+  }
 
   // Resolve the command: the leading words, skipping global flags (and the
   // value of a global flag given as "--name value").
@@ -534,10 +539,6 @@ int Main(int argc, char** argv) {
       }
       continue;
     }
-    if (arg == "help" && words.empty()) {
-      words.push_back(arg);
-      continue;
-    }
     std::vector<std::string> candidate = words;
     candidate.push_back(arg);
     bool prefix_of_some = false;
@@ -554,14 +555,6 @@ int Main(int argc, char** argv) {
     }
     rest.push_back(arg);
     if (command == nullptr) break;  // an unknown word: report below
-  }
-  if (!words.empty() && words[0] == "help") {
-    words.erase(words.begin());
-    rest.push_back("--help");
-    command = nullptr;
-    for (const Command& c : Registry()) {
-      if (c.path == words) command = &c;
-    }
   }
 
   if (command == nullptr) {

@@ -267,8 +267,10 @@ TEST_F(HeraldctlTest, EventsPublish) {
                 .event_id(),
             0);
   // JSON Lines: one stream, one acknowledgement per event.
-  const std::string lines = absl::StrCat(R"({"request_id": "l1", "event": )", event, "}\n",
-                                         R"({"request_id": "l2", "event": )", event, "}\n");
+  std::string compact = event;
+  std::replace(compact.begin(), compact.end(), '\n', ' ');
+  const std::string lines = absl::StrCat(R"({"request_id": "l1", "event": )", compact, "}\n",
+                                         R"({"request_id": "l2", "event": )", compact, "}\n");
   RunResult stream = Ctl({"--json", "events", "publish", "--file", WriteFile("e.jsonl", lines)});
   ASSERT_EQ(stream.exit_code, kOk) << stream.err;
   std::vector<std::string> acks = absl::StrSplit(stream.out, '\n', absl::SkipEmpty());
