@@ -9,8 +9,9 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql-15 postgresql-client-15
   libgtest-dev libgmock-dev libssl-dev prometheus-cpp-dev libcpp-httplib-dev nginx-light
-  python3 python3-venv openssl procps
+  python3 python3-venv openssl procps jq
   bazel-bootstrap  # tests/bazel: Debian's Bazel 4.2.3 builds a Bazel consumer of herald offline
+  clang libclang-rt-14-dev
 )
 
 missing=()
