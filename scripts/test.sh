@@ -19,7 +19,7 @@ run_suite() {
   NAMES+=("$name"); TIMES+=($((SECONDS - start)))
 }
 
-run_suite "build" bash -c "cmake -S . -B '$BUILD_DIR' -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build '$BUILD_DIR' -j$JOBS"
+run_suite "build" bash -c "cmake -S . -B '$BUILD_DIR' -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build '$BUILD_DIR' -j$JOBS"
 run_suite "buf lint" .tools/node_modules/.bin/buf lint
 if [ "${RESULTS[0]}" = PASS ]; then
   run_suite "ctest" ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure --timeout 600
