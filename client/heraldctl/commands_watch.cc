@@ -51,7 +51,9 @@ std::string UpdateLine(const v1::TaskUpdate& u, bool color) {
   if (t.next_attempt_time().seconds() != 0) {
     absl::StrAppend(&line, " next=", FormatTime(t.next_attempt_time()));
   }
-  if (!t.status_message().empty()) {
+  // status_message keeps the last error while a retry runs: show it only
+  // for a failed attempt.
+  if (t.status() == v1::TASK_STATUS_ERROR && !t.status_message().empty()) {
     absl::StrAppend(&line, " error=\"", t.status_message(), "\"");
   }
   if (u.snapshot()) absl::StrAppend(&line, " snapshot");
@@ -136,8 +138,10 @@ class LiveView {
                     {absl::StrCat(u.task().run_count(), "/", u.task().max_attempts())},
                     {u.task().last_response_code() ? absl::StrCat(u.task().last_response_code())
                                                    : "-"},
-                    {u.task().status_message().empty() ? u.execution().target_address()
-                                                       : u.task().status_message()}});
+                    {u.task().status() == v1::TASK_STATUS_ERROR &&
+                             !u.task().status_message().empty()
+                         ? u.task().status_message()
+                         : u.execution().target_address()}});
     }
     std::string frame = "\x1b[H";
     for (const std::string& l : lines) absl::StrAppend(&frame, Truncate(l, cols), "\x1b[K\n");
