@@ -1,7 +1,7 @@
 # herald: the two entry points a new machine needs, plus a few helpers.
 #   make run    install what is missing, build (Release), start heraldd
 #   make test   install what is missing, build, run every test suite
-.PHONY: run test build lint clean help deps sdk
+.PHONY: run test build lint clean help deps sdk bench
 
 BUILD_DIR ?= build
 JOBS ?= 2
@@ -11,6 +11,7 @@ DATA_DIR ?= ./var
 help:
 	@echo "make run    install deps, build, start heraldd on $(LISTEN) (data in $(DATA_DIR))"
 	@echo "make test   install deps, build, run every test suite"
+	@echo "make bench  benchmarks (docs/benchmarks.md); make bench ARGS=--quick for the ~1 minute smoke"
 
 deps:
 	./scripts/install-deps.sh
@@ -25,6 +26,11 @@ run: build
 
 test:
 	./scripts/test.sh
+
+# Benchmarks: builds into build-bench (Release), prints the table, writes
+# tests/bench/results/<timestamp>.json. ARGS=--quick scales every workload down.
+bench:
+	./tests/bench/run.sh $(ARGS)
 
 sdk: deps
 	./scripts/gen-sdk.sh

@@ -24,6 +24,7 @@ run_suite "buf lint" .tools/node_modules/.bin/buf lint
 if [ "${RESULTS[0]}" = PASS ]; then
   run_suite "ctest" ctest --test-dir "$BUILD_DIR" -j"$JOBS" --output-on-failure --timeout 600
   run_suite "python e2e" ./scripts/pytest.sh tests/e2e tests/render
+  run_suite "bench quick (smoke, no thresholds)" env BENCH_SKIP_DEPS=1 HERALDD="$ROOT/$BUILD_DIR/server/heraldd" JOBS="$JOBS" tests/bench/run.sh --quick
   run_suite "bazel" env HERALD_BUILD_DIR="$ROOT/$BUILD_DIR" tests/bazel/run.sh
   run_suite "crash test (short)" env BUILD_DIR="$BUILD_DIR" ./scripts/crash-test.sh --kills 5 --seconds 30
   # Each SDK brings its own suite (installs its toolchain deps, runs against
