@@ -1,7 +1,8 @@
 #include "client/heraldctl/cli.h"
 
-#include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -461,33 +462,63 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
 
 // --- SignalWatcher ----------------------------------------------------------
 
+namespace {
+// The write end of the signal pipe, for the handler (async-signal-safe:
+// it only writes one byte).
+std::atomic<int> signal_pipe_write{-1};
+extern "C" void OnSignal(int sig) {
+  const int fd = signal_pipe_write.load();
+  if (fd >= 0) {
+    const char byte = static_cast<char>(sig);
+    (void)!write(fd, &byte, 1);
+  }
+}
+}  // namespace
+
 struct SignalWatcher::State {
   std::atomic<bool> stop{false};
   std::atomic<bool> fired{false};
+  int pipe_fds[2] = {-1, -1};
+  struct sigaction old_int {};
+  struct sigaction old_term {};
   std::thread thread;
 };
 
+// A handler rather than sigwait: gRPC's threads, created before, would
+// otherwise receive the signal and end the process without cleanup (e.g.
+// leaving the live view's alternate screen).
 SignalWatcher::SignalWatcher(std::function<void()> on_signal)
     : state_(std::make_shared<State>()) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  state_->thread = std::thread([state = state_, set, on_signal = std::move(on_signal)] {
-    const timespec tick{0, 100 * 1000 * 1000};
+  if (pipe(state_->pipe_fds) != 0) return;
+  signal_pipe_write.store(state_->pipe_fds[1]);
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, &state_->old_int);
+  sigaction(SIGTERM, &action, &state_->old_term);
+  state_->thread = std::thread([state = state_, on_signal = std::move(on_signal)] {
+    pollfd fd{state->pipe_fds[0], POLLIN, 0};
     while (!state->stop.load()) {
-      const int sig = sigtimedwait(&set, nullptr, &tick);
-      if (sig == SIGINT || sig == SIGTERM) {
-        if (!state->fired.exchange(true)) on_signal();
+      if (poll(&fd, 1, 100) > 0 && (fd.revents & POLLIN)) {
+        char byte;
+        if (read(state->pipe_fds[0], &byte, 1) == 1 && !state->fired.exchange(true)) {
+          on_signal();
+        }
       }
     }
   });
 }
 
 SignalWatcher::~SignalWatcher() {
+  if (state_->pipe_fds[0] < 0) return;
+  sigaction(SIGINT, &state_->old_int, nullptr);
+  sigaction(SIGTERM, &state_->old_term, nullptr);
+  signal_pipe_write.store(-1);
   state_->stop.store(true);
   if (state_->thread.joinable()) state_->thread.join();
+  close(state_->pipe_fds[0]);
+  close(state_->pipe_fds[1]);
 }
 
 bool SignalWatcher::fired() const { return state_->fired.load(); }

@@ -128,9 +128,9 @@ absl::StatusOr<v1::TaskStatus> ParseTaskStatus(const std::string& text);
 // Reads a file, or stdin for "-".
 absl::StatusOr<std::string> ReadInput(const std::string& path);
 
-// Blocks SIGINT and SIGTERM in the calling thread and every thread it
-// creates afterwards, and runs `on_signal` (once) on a helper thread when
-// one arrives. The returned object stops the helper thread when destroyed.
+// While alive, catches SIGINT and SIGTERM (whichever thread receives
+// them) and runs `on_signal` once, on a helper thread, at the first one.
+// Destruction restores the previous handlers.
 class SignalWatcher {
  public:
   explicit SignalWatcher(std::function<void()> on_signal);
