@@ -65,6 +65,9 @@ struct Options {
   double wrk_seconds = 5;
   int wrk_connections = 16;
   int publish_streams = 4;
+  // Profile heraldd during the measured throughput phase:
+  // perf record -e cpu-clock --call-graph dwarf into this file.
+  std::string perf;
 };
 
 // The design targets (design.md section 8).
@@ -306,6 +309,13 @@ json Throughput(const Options& o) {
   const double self_before = SelfCpuSeconds();
   const int64_t rx_cpu_before = rx->ThreadCpuNanos();
   auto log = std::make_unique<PublishLog>(next_seq.fetch_add(n), n);
+  std::optional<Child> perf;
+  if (!o.perf.empty()) {
+    perf = Spawn({"perf", "record", "-e", "cpu-clock", "-F", "499", "--call-graph",
+                  "dwarf,16384", "-p", std::to_string(h->pid()), "-o", o.perf},
+                 o.perf + ".log");
+    SleepMs(500);
+  }
   std::thread publisher([&] {
     if (!PublishClosedLoop(*h, *log, o.publish_streams, one_project)) {
       Log("publish failed");
@@ -314,6 +324,10 @@ json Throughput(const Options& o) {
   const bool all = WaitRecorded(*rx, n, std::max(120.0, static_cast<double>(n) / 1000), *h);
   publisher.join();
   const auto after = h->Stat();
+  if (perf) {
+    kill(perf->pid, SIGINT);
+    WaitChild(perf->pid, nullptr);
+  }
   const double self_cpu = SelfCpuSeconds() - self_before;
   const double rx_cpu = static_cast<double>(rx->ThreadCpuNanos() - rx_cpu_before) / 1e9;
   Arrivals a = Summarize(rx->TakeRecords());
@@ -569,6 +583,7 @@ json Watchers(const Options& o) {
     const bool all_delivered = WaitRecorded(*rx, n, 60, *h);
     SleepMs(1000);  // the last updates reach the watchers
     const auto after = h->Stat();
+    const double window_seconds = static_cast<double>(NowNs() - t0) / 1e9;
     rx->TakeRecords();
     int64_t updates = -updates_before;
     for (auto& w : all) updates += w->updates();
@@ -585,11 +600,15 @@ json Watchers(const Options& o) {
     r["all_delivered"] = all_delivered;
     r["events_per_s"] = events_per_s;
     r["updates_received"] = updates;
+    // Updates are made while publishing (and while the last deliveries
+    // finish, which is close enough).
     r["task_updates_per_s"] =
-        static_cast<double>(updates) / fan / coverage / (publish_seconds + 1.0);
+        static_cast<double>(updates) / fan / coverage / publish_seconds;
+    r["updates_per_delivery"] = static_cast<double>(updates) / fan / coverage /
+                                static_cast<double>(std::max<int64_t>(1, n));
     r["lag_us"] = Percentiles(lags);
     r["heraldd_cores_used"] =
-        after && before ? (after->cpu_seconds - before->cpu_seconds) / (publish_seconds + 1.0) : 0;
+        after && before ? (after->cpu_seconds - before->cpu_seconds) / window_seconds : 0;
     r["heraldd_peak_rss_mb"] = after ? Mb(after->hwm_kb) : 0;
     return r;
   };
@@ -800,6 +819,7 @@ int Main(int argc, char** argv) {
     else if (k == "wrk_seconds") o.wrk_seconds = std::stod(v);
     else if (k == "wrk_connections") o.wrk_connections = std::stoi(v);
     else if (k == "publish_streams") o.publish_streams = std::stoi(v);
+    else if (k == "perf") o.perf = v;
     else {
       std::fprintf(stderr, "unknown flag --%s\n", k.c_str());
       return 2;
