@@ -2,6 +2,7 @@
 Prometheus client library's own text parser."""
 
 import json
+import time
 import subprocess
 import urllib.request
 
@@ -22,7 +23,8 @@ def scrape(address: str) -> dict:
 
 def test_metrics_count_publishes_and_rejections(tmp_path):
     server = Heraldd(extra_args=["--metrics_address=127.0.0.1:0",
-                                 f"--metrics_address_file={tmp_path}/metrics"])
+                                 f"--metrics_address_file={tmp_path}/metrics",
+                                 "--delivery_backoff_scale=0.0001"])
     try:
         metrics_address = (tmp_path / "metrics").read_text().strip()
         token = server.admin_token
@@ -49,5 +51,22 @@ def test_metrics_count_publishes_and_rejections(tmp_path):
         assert samples['herald_deliveries_created_total{}'] == 3
         assert samples['herald_events_rejected_total{"reason": "INVALID_FIELD"}'] == 1
         assert 'herald_grpc_calls_in_flight{}' in samples
+
+        # The three deliveries go to a closed port: three attempts each,
+        # then a final failure, all counted while heraldd runs.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            samples = scrape(metrics_address)
+            failed = samples.get('herald_deliveries_finished_total'
+                                 '{"outcome": "failed", "target_type": "http"}', 0)
+            if failed >= 3:
+                break
+            time.sleep(0.2)
+        assert failed == 3
+        attempts = sum(v for k, v in samples.items()
+                       if k.startswith("herald_delivery_attempts_total{"))
+        assert attempts == 9
+        assert samples['herald_attempt_duration_seconds_count{"target_type": "http"}'] == 9
+        assert 'herald_queue_tasks{"state": "pending"}' in samples
     finally:
         assert server.stop() == 0
