@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -515,6 +517,87 @@ TEST_F(ReplicasTest, PostgresRestartUnderLoadLosesNothing) {
   ExpectEveryAckDelivered(*a_, policy, published);
   ASSERT_EQ(a_->Terminate(), 0);
   ASSERT_EQ(b_->Terminate(), 0);
+}
+
+// Not part of the suite: delivery throughput with one replica and with two
+// on the same database, end to end (publish over PublishEvents streams,
+// deliver to a local receiver, until the last delivery arrives). The
+// figures in docs/operations.md come from it (Release build):
+//   replicas_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+// HERALD_BENCH_EVENTS sets the events per run (default 20000);
+// HERALD_PG_FSYNC=on runs PostgreSQL with fsync (the test cluster's default
+// is off).
+TEST_F(ReplicasTest, DISABLED_Throughput) {
+  int events = 20000;
+  if (const char* n = std::getenv("HERALD_BENCH_EVENTS")) events = std::atoi(n);
+  auto run = [&](std::vector<HeralddProcess*> replicas, const std::string& name) {
+    TestReceiver::Options ro;
+    ro.record = false;
+    auto fast = TestReceiver::Start(ro);
+    ASSERT_TRUE(fast.ok()) << fast.status();
+    {
+      auto stub = v1::PolicyService::NewStub(replicas[0]->Channel());
+      v1::CreatePolicyRequest r;
+      r.mutable_policy()->set_project_id(1);
+      r.mutable_policy()->set_name(name);
+      r.mutable_policy()->add_event_types("PUSH_ARTIFACT");
+      v1::Target* t = r.mutable_policy()->add_targets();
+      t->set_type(v1::TARGET_TYPE_HTTP);
+      t->set_address((*fast)->url("/bench"));
+      v1::CreatePolicyResponse out;
+      ASSERT_TRUE(stub->CreatePolicy(AuthContext(kAdmin).get(), r, &out).ok());
+      absl::SleepFor(absl::Milliseconds(1300));
+    }
+    constexpr int kStreamsPerReplica = 2;
+    const int streams = kStreamsPerReplica * static_cast<int>(replicas.size());
+    std::atomic<int> acked{0};
+    const absl::Time start = absl::Now();
+    std::vector<std::thread> threads;
+    for (int s = 0; s < streams; ++s) {
+      threads.emplace_back([&, s] {
+        HeralddProcess& replica = *replicas[s % replicas.size()];
+        auto stub = v1::EventService::NewStub(replica.Channel());
+        grpc::ClientContext context;
+        context.AddMetadata("authorization", absl::StrCat("Bearer ", kAdmin));
+        auto stream = stub->PublishEvents(&context);
+        const int n = events / streams;
+        std::thread writer([&] {
+          for (int i = 0; i < n; ++i) {
+            v1::PublishEventsRequest r;
+            *r.mutable_event() = PushEvent(1, i);
+            if (!stream->Write(r)) break;
+          }
+          stream->WritesDone();
+        });
+        v1::PublishEventsResponse ack;
+        while (stream->Read(&ack)) {
+          if (ack.has_ack()) acked.fetch_add(1);
+        }
+        writer.join();
+        stream->Finish();
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const absl::Duration publish = absl::Now() - start;
+    const int total = acked.load();
+    ASSERT_TRUE(WaitFor([&] { return (*fast)->request_count() >= total; },
+                        absl::Minutes(5)));
+    const absl::Duration all = absl::Now() - start;
+    const double ingest = total / absl::ToDoubleSeconds(publish);
+    const double delivered = total / absl::ToDoubleSeconds(all);
+    std::printf("%s: %d events, %zu replica(s): ingest %.0f/s, "
+                "end-to-end deliveries %.0f/s (%.1f s)\n",
+                name.c_str(), total, replicas.size(), ingest, delivered,
+                absl::ToDoubleSeconds(all));
+    RecordProperty(name + "_deliveries_per_s", static_cast<int>(delivered));
+    RecordProperty(name + "_ingest_per_s", static_cast<int>(ingest));
+  };
+  // One replica (B stopped), then two.
+  ASSERT_EQ(b_->Terminate(), 0);
+  run({a_.get()}, "one");
+  b_ = StartReplica();
+  ASSERT_NE(b_, nullptr);
+  run({a_.get(), b_.get()}, "two");
 }
 
 }  // namespace

@@ -239,9 +239,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   pool_options.connect.connect_timeout = options.connect_timeout;
   pool_options.acquire_timeout = options.acquire_timeout;
   pool_options.on_connect = [instance](pg::Connection& c) -> absl::Status {
-    // The NOTIFY payload of this store's commits (see the header).
+    // The NOTIFY payload of this store's commits (see the header). A
+    // replica that freezes (not dies: then its sessions end at once) while
+    // holding the task-update lock holds up every other: its session is
+    // ended after idle_in_transaction_session_timeout, and a wait for a
+    // lock fails (kUnavailable, retried by the caller) after lock_timeout.
     return c
-        .Run1("SELECT set_config('herald.instance', $1, false)",
+        .Run1("SELECT set_config('herald.instance', $1, false), "
+              "set_config('idle_in_transaction_session_timeout', '30s', "
+              "false), set_config('lock_timeout', '30s', false)",
               Params().Text(instance))
         .status();
   };
