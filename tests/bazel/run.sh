@@ -54,7 +54,9 @@ for f in "$ROOT"/bazel-compat/consumer/BUILD.bazel "$ROOT"/bazel-compat/consumer
 done
 
 STARTUP=(--batch --nohome_rc "--output_user_root=$ROOT/.tools/bazel")
-FLAGS=(--jobs=2 --nosandbox_debug --color=no --curses=no --noshow_progress
+# --incompatible_strict_action_env: actions see a fixed PATH, so the cache
+# holds whatever PATH the caller has (make test prepends .tools/bin).
+FLAGS=(--jobs=2 --incompatible_strict_action_env --nosandbox_debug --color=no --curses=no --noshow_progress
        --cxxopt=-std=c++20 --host_cxxopt=-std=c++20)
 TARGETS=(//:herald_bazel_example //:herald_mock_test @herald//client:heraldctl @herald//client:example)
 # Offline for certain: no network namespace at all, when this machine lets us
