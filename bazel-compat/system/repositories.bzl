@@ -34,11 +34,14 @@ def _pkg_config_libs(rctx, modules):
     if result.return_code != 0:
         fail("%s: pkg-config --libs %s failed (is herald's build environment installed? " %
              (rctx.name, modules) + "run scripts/install-deps.sh):\n" + result.stderr)
-    libs = []
-    for flag in result.stdout.strip().split(" "):
-        if flag and flag not in libs:
-            libs.append(flag)
-    return libs
+    # pkg-config repeats libraries (gRPC's .pc files do, a lot): keep the
+    # last -lfoo of each, which stays after everything that needs it.
+    flags = [f for f in result.stdout.strip().split(" ") if f]
+    return [
+        f
+        for i, f in enumerate(flags)
+        if not f.startswith("-l") or f not in flags[i + 1:]
+    ]
 
 def _system_repository_impl(rctx):
     rctx.file("WORKSPACE", 'workspace(name = "%s")\n' % rctx.name)
