@@ -18,7 +18,8 @@
 # initdb refuses to run as root: as root, the server runs as the postgres
 # user (created by Debian's postgresql packages). Environment:
 # HERALD_PG_BINDIR overrides where initdb and pg_ctl are looked for;
-# HERALD_PG_FSYNC=on keeps fsync (benchmarks).
+# HERALD_PG_FSYNC=on keeps fsync (benchmarks); HERALD_PG_EXTRA_OPTIONS adds
+# server options ("-c shared_preload_libraries=pg_stat_statements").
 set -euo pipefail
 SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 
@@ -54,7 +55,8 @@ server_options() {
   [ "${HERALD_PG_FSYNC:-off}" = on ] && fsync=on
   echo "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=$fsync" \
        "-c full_page_writes=$fsync -c max_connections=400" \
-       "-c shared_buffers=128MB -c max_locks_per_transaction=256"
+       "-c shared_buffers=128MB -c max_locks_per_transaction=256" \
+       "${HERALD_PG_EXTRA_OPTIONS:-}"
 }
 
 start_server() {

@@ -591,7 +591,27 @@ TEST_F(ReplicasTest, DISABLED_Throughput) {
                 absl::ToDoubleSeconds(all));
     RecordProperty(name + "_deliveries_per_s", static_cast<int>(delivered));
     RecordProperty(name + "_ingest_per_s", static_cast<int>(ingest));
+    if (std::getenv("HERALD_BENCH_PGSS") != nullptr) {
+      // Where the database time went (needs HERALD_PG_EXTRA_OPTIONS=
+      // "-c shared_preload_libraries=pg_stat_statements").
+      absl::StatusOr<std::string> top = PostgresCluster::Query(
+          cluster_->Dsn(),
+          "SELECT string_agg(format('%8s ms %8s calls %6s us/call  %s', "
+          "round(total_exec_time), calls, round(1000 * total_exec_time / "
+          "calls), left(regexp_replace(query, '\\s+', ' ', 'g'), 90)), "
+          "E'\\n') FROM (SELECT * FROM pg_stat_statements "
+          "ORDER BY total_exec_time DESC LIMIT 12) s");
+      std::printf("%s\n", top.ok() ? top->c_str()
+                                   : std::string(top.status().message()).c_str());
+      PostgresCluster::Query(cluster_->Dsn(), "SELECT pg_stat_statements_reset()")
+          .IgnoreError();
+    }
   };
+  if (std::getenv("HERALD_BENCH_PGSS") != nullptr) {
+    PostgresCluster::Query(cluster_->Dsn(),
+                           "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .IgnoreError();
+  }
   // One replica (B stopped), then two.
   ASSERT_EQ(b_->Terminate(), 0);
   run({a_.get()}, "one");

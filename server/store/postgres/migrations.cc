@@ -20,8 +20,10 @@ namespace {
 //    tables (one INSERT ... SELECT per statement, not one per row);
 //  * seq comes from the sequence task_updates_seq, allocated only while the
 //    transaction holds the task-update lock (see "Cursor safety" in
-//    postgres_store.h), so seq order is commit order;
-//  * those triggers also NOTIFY the channels the replicas LISTEN on.
+//    postgres_store.h), so seq order is commit order.
+// Functions and triggers name the schema explicitly and use its hash as a
+// literal (no per-call search_path switch, no hashing): renaming the schema
+// is not supported.
 constexpr std::string_view kSchemaV1 = R"sql(
 CREATE TABLE policies (
   id            bigserial PRIMARY KEY,
@@ -177,89 +179,88 @@ CREATE TABLE task_updates_trimmed (
 INSERT INTO task_updates_trimmed (seq) VALUES (0);
 
 -- The lock that orders every transaction writing tasks (and so the update
--- log): transaction-scoped, keyed by this schema.
-CREATE FUNCTION herald_lock_task_updates() RETURNS void LANGUAGE sql
-  SET search_path FROM CURRENT
-  AS $$ SELECT pg_advisory_xact_lock(@LOCK@, hashtext(current_schema())) $$;
+-- log): transaction-scoped, keyed by this schema (@KEY@ is the schema
+-- name's hash, fixed when the schema was created).
+CREATE FUNCTION @SCHEMA@.herald_lock_task_updates() RETURNS void LANGUAGE sql
+  AS $$ SELECT pg_advisory_xact_lock(@LOCK@, @KEY@) $$;
 
 -- NOTIFY channels of this schema: 'u' (task updates) and 'w' (new work).
--- The payload is the committing heraldd's instance id (session setting
--- herald.instance), so a replica can skip its own notifications.
-CREATE FUNCTION herald_channel(kind text) RETURNS text LANGUAGE sql STABLE
-  SET search_path FROM CURRENT
-  AS $$ SELECT 'herald_' || kind || '_' || hashtext(current_schema())::text $$;
+-- heraldd sends one of each per transaction that needs it, with its
+-- instance id as payload, so a replica can skip its own notifications.
+CREATE FUNCTION @SCHEMA@.herald_channel(kind text) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$ SELECT 'herald_' || kind || '_@KEY@' $$;
 
-CREATE FUNCTION herald_log_task_inserts() RETURNS trigger LANGUAGE plpgsql
-  SET search_path FROM CURRENT AS $$
+-- The triggers take the lock themselves (already held by heraldd's
+-- transactions: cheap), so nothing that writes tasks can number updates
+-- out of commit order. Names are schema-qualified: they work whatever the
+-- search_path of the session writing tasks.
+CREATE FUNCTION @SCHEMA@.herald_log_task_inserts() RETURNS trigger
+  LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM herald_lock_task_updates();
-  INSERT INTO task_updates (seq, task_id, execution_id, policy_id, project_id,
-    policy_project_id, event_id, event_type, vendor_type, target_address,
-    status, run_count, max_attempts, next_attempt_time, last_response_code,
-    last_error, create_time, update_time, start_time, end_time)
-  SELECT nextval('task_updates_seq'), x.* FROM (
+  PERFORM pg_advisory_xact_lock(@LOCK@, @KEY@);
+  INSERT INTO @SCHEMA@.task_updates (seq, task_id, execution_id, policy_id,
+    project_id, policy_project_id, event_id, event_type, vendor_type,
+    target_address, status, run_count, max_attempts, next_attempt_time,
+    last_response_code, last_error, create_time, update_time, start_time,
+    end_time)
+  SELECT nextval('@SCHEMA@.task_updates_seq'), x.* FROM (
     SELECT n.id, e.id, e.policy_id, e.project_id, e.policy_project_id,
       e.event_id, e.event_type, e.vendor_type, e.target_address, n.status,
       n.run_count, n.max_attempts, n.next_attempt_time, n.last_response_code,
       n.last_error, n.create_time, n.update_time, n.start_time, n.end_time
-    FROM new_tasks n JOIN executions e ON e.id = n.execution_id
+    FROM new_tasks n JOIN @SCHEMA@.executions e ON e.id = n.execution_id
     ORDER BY n.id OFFSET 0) x;
-  IF FOUND THEN
-    PERFORM pg_notify(herald_channel('u'),
-                      coalesce(current_setting('herald.instance', true), ''));
-    PERFORM pg_notify(herald_channel('w'),
-                      coalesce(current_setting('herald.instance', true), ''));
-  END IF;
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION herald_log_task_updates() RETURNS trigger LANGUAGE plpgsql
-  SET search_path FROM CURRENT AS $$
+CREATE FUNCTION @SCHEMA@.herald_log_task_updates() RETURNS trigger
+  LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM herald_lock_task_updates();
-  INSERT INTO task_updates (seq, task_id, execution_id, policy_id, project_id,
-    policy_project_id, event_id, event_type, vendor_type, target_address,
-    status, run_count, max_attempts, next_attempt_time, last_response_code,
-    last_error, create_time, update_time, start_time, end_time)
-  SELECT nextval('task_updates_seq'), x.* FROM (
+  PERFORM pg_advisory_xact_lock(@LOCK@, @KEY@);
+  INSERT INTO @SCHEMA@.task_updates (seq, task_id, execution_id, policy_id,
+    project_id, policy_project_id, event_id, event_type, vendor_type,
+    target_address, status, run_count, max_attempts, next_attempt_time,
+    last_response_code, last_error, create_time, update_time, start_time,
+    end_time)
+  SELECT nextval('@SCHEMA@.task_updates_seq'), x.* FROM (
     SELECT n.id, e.id, e.policy_id, e.project_id, e.policy_project_id,
       e.event_id, e.event_type, e.vendor_type, e.target_address, n.status,
       n.run_count, n.max_attempts, n.next_attempt_time, n.last_response_code,
       n.last_error, n.create_time, n.update_time, n.start_time, n.end_time
     FROM new_tasks n JOIN old_tasks o ON o.id = n.id
-    JOIN executions e ON e.id = n.execution_id
+    JOIN @SCHEMA@.executions e ON e.id = n.execution_id
     WHERE n.status IS DISTINCT FROM o.status
        OR n.run_count IS DISTINCT FROM o.run_count
        OR n.next_attempt_time IS DISTINCT FROM o.next_attempt_time
        OR n.last_response_code IS DISTINCT FROM o.last_response_code
        OR n.last_error IS DISTINCT FROM o.last_error
     ORDER BY n.id OFFSET 0) x;
-  IF FOUND THEN
-    PERFORM pg_notify(herald_channel('u'),
-                      coalesce(current_setting('herald.instance', true), ''));
-  END IF;
   RETURN NULL;
 END $$;
 
 CREATE TRIGGER task_updates_on_insert AFTER INSERT ON tasks
   REFERENCING NEW TABLE AS new_tasks
-  FOR EACH STATEMENT EXECUTE FUNCTION herald_log_task_inserts();
+  FOR EACH STATEMENT EXECUTE FUNCTION @SCHEMA@.herald_log_task_inserts();
 CREATE TRIGGER task_updates_on_update AFTER UPDATE ON tasks
   REFERENCING OLD TABLE AS old_tasks NEW TABLE AS new_tasks
-  FOR EACH STATEMENT EXECUTE FUNCTION herald_log_task_updates();
+  FOR EACH STATEMENT EXECUTE FUNCTION @SCHEMA@.herald_log_task_updates();
 )sql";
 
-const std::string& SchemaV1() {
-  static const std::string* const sql = new std::string(absl::StrReplaceAll(
-      Sv(kSchemaV1), {{"@LOCK@", absl::StrCat(kLockClassTaskUpdates)}}));
-  return *sql;
+// The migration's SQL for one schema: @SCHEMA@ (quoted name), @KEY@ (its
+// hashtext) and @LOCK@ (the lock class) filled in.
+std::string Render(std::string_view sql, const std::string& schema,
+                   const std::string& key) {
+  return absl::StrReplaceAll(
+      Sv(sql), {{"@SCHEMA@", schema},
+                {"@KEY@", key},
+                {"@LOCK@", absl::StrCat(kLockClassTaskUpdates)}});
 }
 
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto* const migrations = new std::vector<Migration>{
-      {1, "initial schema", SchemaV1()},
+      {1, "initial schema", kSchemaV1},
   };
   return *migrations;
 }
@@ -267,11 +268,13 @@ const std::vector<Migration>& Migrations() {
 int LatestSchemaVersion() { return Migrations().back().version; }
 
 absl::Status Migrate(Connection& conn) {
+  std::string quoted_schema, schema_key;
   {
     absl::StatusOr<Result> schema = conn.Run1(
         "SELECT current_schema(), "
         "to_regclass('herald_schema_migrations') IS NOT NULL, "
-        "to_regclass('policies') IS NOT NULL");
+        "to_regclass('policies') IS NOT NULL, "
+        "quote_ident(current_schema()), hashtext(current_schema())");
     if (!schema.ok()) return schema.status();
     if (schema->rows() != 1 || schema->IsNull(0, 0)) {
       return absl::FailedPreconditionError(
@@ -284,6 +287,8 @@ absl::Status Migrate(Connection& conn) {
           "\" holds a table named policies but no herald schema: use an "
           "empty schema (options=-csearch_path=... in postgres_dsn)"));
     }
+    quoted_schema = schema->Text(0, 3);
+    schema_key = schema->Text(0, 4);
   }
   absl::Status s = conn.Exec("BEGIN");
   if (!s.ok()) return s;
@@ -312,7 +317,7 @@ absl::Status Migrate(Connection& conn) {
   }
   for (const Migration& m : Migrations()) {
     if (m.version <= version) continue;
-    s = conn.Exec(std::string(m.sql));
+    s = conn.Exec(Render(m.sql, quoted_schema, schema_key));
     if (s.ok()) {
       s = conn.Run1("INSERT INTO herald_schema_migrations (version, name) "
                     "VALUES ($1::int4, $2)",

@@ -240,7 +240,8 @@ absl::StatusOr<std::vector<ClaimedTask>> PostgresStore::ClaimTasks(
   const absl::Time now = Now();
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Locked({Query{kClaimSql, Params()
+      Locked({Notify(update_channel_),
+              Query{kClaimSql, Params()
                                    .Text(o.owner)
                                    .Int(TimeToMicros(now))
                                    .Int(o.limit)
@@ -250,6 +251,7 @@ absl::StatusOr<std::vector<ClaimedTask>> PostgresStore::ClaimTasks(
                                    .Int(TimeToMicros(now + o.lease))
                                    .Int(pg::kNotScheduled)
                                    .Int(pg::kNever)}}));
+  r.erase(r.begin());  // the notification
   std::vector<ClaimedTask> claimed;
   claimed.reserve(r[0].rows());
   for (int row = 0; row < r[0].rows(); ++row) {
@@ -393,8 +395,7 @@ absl::StatusOr<int> PostgresStore::ReleaseTasks(const std::string& owner,
                         .Int4Array(runs)
                         .Int(now_us)
                         .Int(pg::kNever)},
-              Query{"SELECT pg_notify($1, $2)",
-                    Params().Text(work_channel_).Text(instance_id_)}}));
+              Notify(update_channel_), Notify(work_channel_)}));
   const int released = static_cast<int>(r[0].Affected());
   if (released > 0) {
     TaskUpdatesCommitted();
@@ -442,9 +443,8 @@ absl::StatusOr<core::Task> PostgresStore::RedeliverTask(const Redelivery& r) {
   PG_RETURN_IF_ERROR(ValidateRedelivery(r));
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> results,
-      Locked({RedeliverQuery(r, Now()),
-              Query{"SELECT pg_notify($1, $2)",
-                    Params().Text(work_channel_).Text(instance_id_)}}));
+      Locked({RedeliverQuery(r, Now()), Notify(update_channel_),
+              Notify(work_channel_)}));
   PG_ASSIGN_OR_RETURN(core::Task task, RedeliveryOutcome(results[0], r.task_id));
   TaskUpdatesCommitted();
   NotifyWork();
@@ -462,8 +462,8 @@ absl::StatusOr<std::vector<absl::Status>> PostgresStore::RedeliverTasks(
   for (const Redelivery& r : redeliveries) {
     queries.push_back(RedeliverQuery(r, now));
   }
-  queries.push_back(Query{"SELECT pg_notify($1, $2)",
-                          Params().Text(work_channel_).Text(instance_id_)});
+  queries.push_back(Notify(update_channel_));
+  queries.push_back(Notify(work_channel_));
   PG_ASSIGN_OR_RETURN(std::vector<Result> results, Locked(std::move(queries)));
   std::vector<absl::Status> out;
   bool any = false;

@@ -238,17 +238,14 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   pool_options.size = options.pool_size;
   pool_options.connect.connect_timeout = options.connect_timeout;
   pool_options.acquire_timeout = options.acquire_timeout;
-  pool_options.on_connect = [instance](pg::Connection& c) -> absl::Status {
-    // The NOTIFY payload of this store's commits (see the header). A
-    // replica that freezes (not dies: then its sessions end at once) while
+  pool_options.on_connect = [](pg::Connection& c) -> absl::Status {
+    // A replica that freezes (not dies: then its sessions end at once) while
     // holding the task-update lock holds up every other: its session is
     // ended after idle_in_transaction_session_timeout, and a wait for a
     // lock fails (kUnavailable, retried by the caller) after lock_timeout.
     return c
-        .Run1("SELECT set_config('herald.instance', $1, false), "
-              "set_config('idle_in_transaction_session_timeout', '30s', "
-              "false), set_config('lock_timeout', '30s', false)",
-              Params().Text(instance))
+        .Run1("SELECT set_config('idle_in_transaction_session_timeout', "
+              "'30s', false), set_config('lock_timeout', '30s', false)")
         .status();
   };
   auto pool = std::make_unique<pg::Pool>(std::move(pool_options));
@@ -329,6 +326,11 @@ absl::StatusOr<std::vector<Result>> PostgresStore::Snapshot(
   results.pop_back();
   results.erase(results.begin());
   return results;
+}
+
+pg::Query PostgresStore::Notify(const std::string& channel) const {
+  return Query{"SELECT pg_notify($1, $2)",
+               Params().Text(channel).Text(instance_id_)};
 }
 
 void PostgresStore::TaskUpdatesCommitted() {
@@ -506,26 +508,47 @@ void PostgresStore::MaybeSweepIdempotencyKeys() {
 }
 
 absl::Status PostgresStore::RunUnits(pg::Connection& c,
-                                     std::vector<Unit>& units) {
+                                     std::vector<Unit>& units,
+                                     const std::vector<Query>* prefix,
+                                     const std::vector<Query>* suffix,
+                                     std::vector<Result>* suffix_results) {
   static const Query kSavepoint{"SAVEPOINT u", Params()};
   static const Query kRelease{"RELEASE SAVEPOINT u", Params()};
+  const size_t n_prefix = prefix != nullptr ? prefix->size() : 0;
+  const size_t n_suffix = suffix != nullptr ? suffix->size() : 0;
   size_t i = 0;
+  bool first = true;
+  bool suffix_done = suffix == nullptr;
   std::vector<const Query*> queries;
   std::vector<pg::Outcome> out;
-  while (i < units.size()) {
+  while (i < units.size() || first || !suffix_done) {
     const size_t end = std::min(units.size(), i + kUnitsPerPipeline);
+    const bool with_prefix = first && prefix != nullptr;
+    const bool with_suffix = end == units.size() && suffix != nullptr;
     queries.clear();
+    if (with_prefix) {
+      for (const Query& q : *prefix) queries.push_back(&q);
+    }
     for (size_t k = i; k < end; ++k) {
       queries.push_back(&kSavepoint);
       queries.push_back(&units[k].query);
       queries.push_back(&kRelease);
     }
+    if (with_suffix) {
+      for (const Query& q : *suffix) queries.push_back(&q);
+    }
     PG_RETURN_IF_ERROR(c.Pipeline(queries, out));
+    first = false;
+    size_t at = 0;
+    if (with_prefix) {
+      for (; at < n_prefix; ++at) PG_RETURN_IF_ERROR(out[at].status);
+    }
     size_t next = end;
-    for (size_t k = i; k < end; ++k) {
-      pg::Outcome& savepoint = out[3 * (k - i)];
-      pg::Outcome& statement = out[3 * (k - i) + 1];
-      pg::Outcome& release = out[3 * (k - i) + 2];
+    bool failed = false;
+    for (size_t k = i; k < end; ++k, at += 3) {
+      pg::Outcome& savepoint = out[at];
+      pg::Outcome& statement = out[at + 1];
+      pg::Outcome& release = out[at + 2];
       if (!savepoint.status.ok()) return savepoint.status;
       if (statement.status.ok()) {
         if (!release.status.ok()) return release.status;
@@ -533,13 +556,24 @@ absl::Status PostgresStore::RunUnits(pg::Connection& c,
         continue;
       }
       // This statement failed alone: undo it, then resume after it (the
-      // server skipped everything behind it in this pipeline).
+      // server skipped everything behind it in this pipeline, the suffix
+      // included).
       PG_RETURN_IF_ERROR(c.Run({Query{"ROLLBACK TO SAVEPOINT u", Params()},
                                 Query{"RELEASE SAVEPOINT u", Params()}})
                              .status());
       PG_RETURN_IF_ERROR(units[k].failed(statement.status));
       next = k + 1;
+      failed = true;
       break;
+    }
+    if (!failed && with_suffix) {
+      for (size_t q = 0; q < n_suffix; ++q) {
+        PG_RETURN_IF_ERROR(out[at + q].status);
+        if (suffix_results != nullptr) {
+          suffix_results->push_back(std::move(out[at + q].result));
+        }
+      }
+      suffix_done = true;
     }
     i = next;
   }
@@ -561,15 +595,27 @@ void PostgresStore::ExecuteBatch(std::vector<WriteItem>& batch) {
   }
   if (txn.ok()) {
     pg::Connection& c = *writer_;
-    // The task-update lock first (see "Cursor safety" in the header): it
-    // orders this transaction's seqs after every earlier commit.
-    txn = c.Run({Query{"BEGIN", Params()}, Query{kLockTaskUpdates, Params()}})
-              .status();
+    // The transaction is sent pipelined: BEGIN and the task-update lock
+    // (see "Cursor safety" in the header: it orders this transaction's
+    // seqs after every earlier commit) go with the first statements, the
+    // NOTIFYs and COMMIT with the last ones. A batch of up to 64 publishes
+    // and results is one network round trip, and the lock is held only
+    // while the server executes it, never while this process is waiting to
+    // be scheduled.
+    std::vector<Query> prefix;
+    prefix.push_back(Query{"BEGIN", Params()});
+    prefix.push_back(Query{kLockTaskUpdates, Params()});
+    bool any_events = false;
+    for (const WriteItem& item : batch) {
+      any_events = any_events ||
+                   (item.events != nullptr && !item.events->queries.empty());
+    }
+    std::vector<Query> suffix;
+    suffix.push_back(Notify(update_channel_));
+    if (any_events) suffix.push_back(Notify(work_channel_));
+    suffix.push_back(Query{"COMMIT", Params()});
+    bool begun = false;
     std::vector<Unit> units;
-    auto flush = [&] {
-      if (txn.ok() && !units.empty()) txn = RunUnits(c, units);
-      units.clear();
-    };
     for (size_t i = 0; i < batch.size() && txn.ok(); ++i) {
       WriteItem& item = batch[i];
       if (item.events != nullptr) {
@@ -618,7 +664,10 @@ void PostgresStore::ExecuteBatch(std::vector<WriteItem>& batch) {
         units.push_back(std::move(unit));
         continue;
       }
-      flush();
+      // A closure: what is pipelined so far goes first.
+      txn = RunUnits(c, units, begun ? nullptr : &prefix, nullptr, nullptr);
+      begun = true;
+      units.clear();
       if (!txn.ok()) break;
       txn = c.Run1("SAVEPOINT item").status();
       if (!txn.ok()) break;
@@ -637,12 +686,10 @@ void PostgresStore::ExecuteBatch(std::vector<WriteItem>& batch) {
                   .status();
       }
     }
-    flush();
     if (txn.ok()) {
-      absl::StatusOr<Result> commit = c.Run1("COMMIT");
-      if (!commit.ok()) {
-        txn = commit.status();
-      } else if (commit->Tag() != "COMMIT") {
+      std::vector<Result> ended;
+      txn = RunUnits(c, units, begun ? nullptr : &prefix, &suffix, &ended);
+      if (txn.ok() && (ended.empty() || ended.back().Tag() != "COMMIT")) {
         txn = absl::UnavailableError("the write transaction was rolled back");
       }
     }

@@ -12,7 +12,8 @@
 //     writer takes everything queued and runs it in ONE transaction, each
 //     item (and each event of a publish) under its own SAVEPOINT, sending
 //     the statements of up to 64 items in one pipeline (one network round
-//     trip), then COMMITs and answers every caller. A failing item is
+//     trip, BEGIN and COMMIT included when they fit), then answers every
+//     caller. A failing item is
 //     rolled back to its savepoint alone; a failing connection or COMMIT
 //     fails the batch (kUnavailable: nothing of it is acknowledged).
 //   * One listener connection (LISTEN, see "Replicas").
@@ -41,10 +42,10 @@
 //   * Claims: FOR UPDATE SKIP LOCKED with leases, the same per-endpoint
 //     room as the SQLite store, in one statement; results apply only for
 //     a matching (lease owner, run_count).
-//   * LISTEN/NOTIFY: the triggers NOTIFY channel herald_u_<schema hash>
-//     for task updates and herald_w_<schema hash> for new work (also sent
-//     by releases and redeliveries), with the committing store's instance
-//     id as payload. The listener thread calls the task update listener
+//   * LISTEN/NOTIFY: every transaction that writes tasks NOTIFYs channel
+//     herald_u_<schema hash> (task updates) and, when it creates due work
+//     (publishes, releases, redeliveries), herald_w_<schema hash>, once per
+//     transaction, with the committing store's instance id as payload. The listener thread calls the task update listener
 //     (the WatchHub) and NotifyWork() (the dispatcher) for notifications
 //     of other replicas; local commits call them directly. After the
 //     listener reconnects it calls both once (notifications sent while it
@@ -235,9 +236,14 @@ class PostgresStore final : public Store {
   void Submit(WriteItem item);
   void WriterLoop();
   void ExecuteBatch(std::vector<WriteItem>& batch);
-  // Runs pipelined units inside the batch transaction; non-OK when the
-  // transaction is lost.
-  absl::Status RunUnits(pg::Connection& c, std::vector<Unit>& units);
+  // Runs pipelined units inside the batch transaction, each under its own
+  // savepoint, 64 per round trip; `prefix` goes before the first, `suffix`
+  // after the last (its results, if wanted, into suffix_results), both
+  // also when there are no units. Non-OK when the transaction is lost.
+  absl::Status RunUnits(pg::Connection& c, std::vector<Unit>& units,
+                        const std::vector<pg::Query>* prefix,
+                        const std::vector<pg::Query>* suffix,
+                        std::vector<pg::Result>* suffix_results);
   void MaybeSweepIdempotencyKeys();
   template <typename T, typename Fn>
   absl::StatusOr<T> Write(Fn fn);
@@ -254,6 +260,8 @@ class PostgresStore final : public Store {
   absl::StatusOr<core::Policy> LoadPolicy(pg::Connection& c, int64_t id);
   // Calls the task update listener (after a local commit).
   void TaskUpdatesCommitted();
+  // NOTIFY `channel` at COMMIT, with this store's instance id as payload.
+  pg::Query Notify(const std::string& channel) const;
 
   // Listener thread (LISTEN/NOTIFY).
   void ListenLoop();

@@ -145,6 +145,35 @@ TEST_F(PostgresStoreTest, ReplicasShareEverything) {
   EXPECT_TRUE(b.ClaimTasks(o)->empty());
 }
 
+// An event the server rejects (invalid UTF-8) fails alone, in the middle
+// of a pipelined batch: the others before and after it commit.
+TEST_F(PostgresStoreTest, AnEventTheServerRejectsFailsAlone) {
+  PostgresStore& a = Open();
+  int64_t policy = a.CreatePolicy(MakePolicy("p"), "", "")->id;
+  for (int bad_at : {0, 2, 4}) {
+    std::vector<NewEvent> events;
+    for (int i = 0; i < 5; ++i) {
+      events.push_back(MakeEvent(policy, absl::StrCat("r", bad_at, "-", i)));
+      if (i == bad_at) events.back().event.operator_name = "bad \xff\xfe";
+    }
+    absl::StatusOr<std::vector<CommittedEvent>> r =
+        a.CommitEvents(std::move(events));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (int i = 0; i < 5; ++i) {
+      if (i == bad_at) {
+        EXPECT_EQ((*r)[i].status.code(), absl::StatusCode::kInvalidArgument);
+        EXPECT_EQ((*r)[i].event_id, 0);
+      } else {
+        EXPECT_TRUE((*r)[i].status.ok()) << (*r)[i].status;
+        EXPECT_TRUE(a.GetEvent((*r)[i].event_id).ok());
+      }
+    }
+  }
+  ExecutionQuery q;
+  q.policy_id = policy;
+  EXPECT_EQ(a.ListExecutions(q)->total_size, 12);
+}
+
 TEST_F(PostgresStoreTest, SameRequestIdOnTwoReplicasAtOnceCreatesOneEvent) {
   PostgresStore& a = Open();
   PostgresStore& b = Open();
