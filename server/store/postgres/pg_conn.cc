@@ -309,12 +309,10 @@ void Connection::CheckAlive() {
     return;
   }
   if (poll(&fd, 1, 0) <= 0) return;
-  // Readable while idle: a termination message or EOF.
-  if (PQconsumeInput(conn_) != 1 || PQstatus(conn_) != CONNECTION_OK) {
-    broken_ = true;
-    return;
-  }
-  while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
+  // Readable while idle: nearly always the server ending the session (a
+  // FATAL message, then EOF, which may not have arrived yet). Reconnecting
+  // for a rare harmless message costs less than failing a call.
+  broken_ = true;
 }
 
 bool Connection::idle() const {

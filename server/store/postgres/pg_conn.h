@@ -154,8 +154,10 @@ class Connection {
 
   // Reconnection needed: the socket failed or the protocol state is lost.
   bool broken() const;
-  // Without blocking: notices whether the server closed the connection
-  // while it sat idle (e.g. it restarted); broken() afterwards.
+  // Without blocking: notices whether the server sent anything while the
+  // connection sat idle - it closes sessions that way (a restart, an
+  // administrator, idle_session_timeout) - and then makes it broken().
+  // Only for connections that do not LISTEN.
   void CheckAlive();
   // Not inside a transaction block.
   bool idle() const;

@@ -422,7 +422,7 @@ absl::StatusOr<int> PostgresStore::ExpireLeases(const std::string& owner) {
 absl::StatusOr<std::string> PostgresStore::GetTaskLog(int64_t task_id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{"SELECT l.line FROM tasks t "
+      Read({Query{"SELECT l.line FROM tasks t "
                  "LEFT JOIN task_logs l ON l.task_id = t.id "
                  "WHERE t.id = $1::int8 ORDER BY l.id",
                  Params().Int(task_id)}}));
@@ -493,7 +493,7 @@ absl::StatusOr<std::vector<FailedTask>> PostgresStore::ListFailedTasks(
                       : "e.policy_project_id = $4::int8";
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat(
+      Read({Query{absl::StrCat(
                      "SELECT t.id, t.execution_id, e.policy_id FROM tasks t "
                      "JOIN executions e ON e.id = t.execution_id "
                      "WHERE t.status = 'Error' AND t.due_time IS NULL "
@@ -574,7 +574,7 @@ absl::StatusOr<int64_t> PostgresStore::SweepExecutions(int keep,
 absl::StatusOr<QueueDepth> PostgresStore::CountQueue() {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{"SELECT status, count(*) FROM tasks "
+      Read({Query{"SELECT status, count(*) FROM tasks "
                  "WHERE due_time IS NOT NULL GROUP BY status",
                  Params()}}));
   QueueDepth depth;

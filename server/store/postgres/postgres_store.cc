@@ -308,6 +308,18 @@ absl::StatusOr<std::vector<Result>> PostgresStore::Run(
   return lease->Run(std::move(queries));
 }
 
+absl::StatusOr<std::vector<Result>> PostgresStore::Read(
+    std::vector<Query> queries) {
+  for (int attempt = 0;; ++attempt) {
+    PG_ASSIGN_OR_RETURN(pg::Pool::Lease lease, pool_->Acquire());
+    absl::StatusOr<std::vector<Result>> r =
+        lease->Run(attempt == 0 ? queries : std::move(queries));
+    // A pooled connection the server had already closed (it restarted)
+    // fails the first statement: reads are safe to repeat on a new one.
+    if (r.ok() || attempt > 0 || !lease->broken()) return r;
+  }
+}
+
 absl::StatusOr<std::vector<Result>> PostgresStore::Locked(
     std::vector<Query> queries) {
   queries.insert(queries.begin(), Query{kLockTaskUpdates, Params()});
@@ -322,7 +334,7 @@ absl::StatusOr<std::vector<Result>> PostgresStore::Snapshot(
                  Query{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                        Params()});
   queries.push_back(Query{"COMMIT", Params()});
-  PG_ASSIGN_OR_RETURN(std::vector<Result> results, Run(std::move(queries)));
+  PG_ASSIGN_OR_RETURN(std::vector<Result> results, Read(std::move(queries)));
   results.pop_back();
   results.erase(results.begin());
   return results;
@@ -802,8 +814,11 @@ absl::StatusOr<core::Policy> PostgresStore::CreatePolicy(
 }
 
 absl::StatusOr<core::Policy> PostgresStore::GetPolicy(int64_t id) {
-  PG_ASSIGN_OR_RETURN(pg::Pool::Lease lease, pool_->Acquire());
-  return LoadPolicy(*lease, id);
+  for (int attempt = 0;; ++attempt) {
+    PG_ASSIGN_OR_RETURN(pg::Pool::Lease lease, pool_->Acquire());
+    absl::StatusOr<core::Policy> p = LoadPolicy(*lease, id);
+    if (p.ok() || attempt > 0 || !lease->broken()) return p;  // see Read()
+  }
 }
 
 absl::StatusOr<PolicyList> PostgresStore::ListPolicies(const PolicyQuery& q) {
@@ -941,7 +956,7 @@ absl::StatusOr<core::TokenRecord> PostgresStore::FindTokenByHash(
     const std::string& secret_hash) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat("SELECT ", pg::kTokenColumns,
+      Read({Query{absl::StrCat("SELECT ", pg::kTokenColumns,
                               " FROM tokens WHERE secret_hash = $1"),
                  Params().Text(secret_hash)}}));
   if (r[0].rows() == 0) return absl::NotFoundError("no token has this secret");
@@ -951,7 +966,7 @@ absl::StatusOr<core::TokenRecord> PostgresStore::FindTokenByHash(
 absl::StatusOr<std::vector<core::TokenRecord>> PostgresStore::ListTokens() {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat("SELECT ", pg::kTokenColumns,
+      Read({Query{absl::StrCat("SELECT ", pg::kTokenColumns,
                               " FROM tokens ORDER BY id"),
                  Params()}}));
   std::vector<core::TokenRecord> tokens;
@@ -977,7 +992,7 @@ absl::Status PostgresStore::RevokeToken(int64_t id) {
 
 absl::StatusOr<core::Settings> PostgresStore::GetSettings() {
   PG_ASSIGN_OR_RETURN(std::vector<Result> r,
-                      Run({Query{"SELECT key, value FROM settings", Params()}}));
+                      Read({Query{"SELECT key, value FROM settings", Params()}}));
   core::Settings settings;  // defaults for every missing key
   for (int row = 0; row < r[0].rows(); ++row) {
     const std::string key = r[0].Text(row, 0);
@@ -1125,7 +1140,7 @@ absl::StatusOr<std::vector<CommittedEvent>> PostgresStore::CommitEvents(
 absl::StatusOr<core::EventRecord> PostgresStore::GetEvent(int64_t id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{"SELECT id, project_id, event_type, request_id, "
+      Read({Query{"SELECT id, project_id, event_type, request_id, "
                  "operator_name, occur_time, create_time, data FROM events "
                  "WHERE id = $1::int8",
                  Params().Int(id)}}));
@@ -1189,7 +1204,7 @@ absl::StatusOr<ExecutionList> PostgresStore::ListExecutions(
 absl::StatusOr<core::Execution> PostgresStore::GetExecution(int64_t id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat(pg::kExecutionSelect, " WHERE e.id = $1::int8"),
+      Read({Query{absl::StrCat(pg::kExecutionSelect, " WHERE e.id = $1::int8"),
                  Params().Int(id)}}));
   if (r[0].rows() == 0) return pg::NotFound("execution", id);
   return pg::ExecutionAt(r[0], 0);
@@ -1198,7 +1213,7 @@ absl::StatusOr<core::Execution> PostgresStore::GetExecution(int64_t id) {
 absl::StatusOr<TaskCounts> PostgresStore::CountTasks(int64_t execution_id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{"SELECT e.id, t.status, count(t.id) FROM executions e "
+      Read({Query{"SELECT e.id, t.status, count(t.id) FROM executions e "
                  "LEFT JOIN tasks t ON t.execution_id = e.id "
                  "WHERE e.id = $1::int8 GROUP BY e.id, t.status",
                  Params().Int(execution_id)}}));
@@ -1225,7 +1240,7 @@ absl::StatusOr<std::vector<core::Task>> PostgresStore::ListTasks(
     int64_t execution_id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat("SELECT e.id, ", pg::kTaskColumns,
+      Read({Query{absl::StrCat("SELECT e.id, ", pg::kTaskColumns,
                               " FROM executions e LEFT JOIN tasks t "
                               "ON t.execution_id = e.id WHERE e.id = $1::int8 "
                               "ORDER BY t.id DESC"),
@@ -1243,7 +1258,7 @@ absl::StatusOr<std::vector<core::Task>> PostgresStore::ListTasks(
 absl::StatusOr<core::Task> PostgresStore::GetTask(int64_t id) {
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat("SELECT ", pg::kTaskColumns,
+      Read({Query{absl::StrCat("SELECT ", pg::kTaskColumns,
                               " FROM tasks t WHERE t.id = $1::int8"),
                  Params().Int(id)}}));
   if (r[0].rows() == 0) return pg::NotFound("task", id);

@@ -253,6 +253,9 @@ class PostgresStore final : public Store {
   // transaction). Locked() takes the task-update lock first; Snapshot()
   // runs the queries in one REPEATABLE READ read-only transaction.
   absl::StatusOr<std::vector<pg::Result>> Run(std::vector<pg::Query> queries);
+  // Run() for read-only queries: repeated once on a new connection when
+  // the pooled one turns out to be dead (the server restarted).
+  absl::StatusOr<std::vector<pg::Result>> Read(std::vector<pg::Query> queries);
   absl::StatusOr<std::vector<pg::Result>> Locked(std::vector<pg::Query> queries);
   absl::StatusOr<std::vector<pg::Result>> Snapshot(
       std::vector<pg::Query> queries);

@@ -23,7 +23,7 @@ absl::StatusOr<TaskUpdatePage> PostgresStore::ListTaskUpdates(int64_t after_seq,
   // One statement, one snapshot: the bounds and the page agree.
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat(
+      Read({Query{absl::StrCat(
                      "SELECT b.oldest, b.latest, u.seq, u.task_id, "
                      "u.execution_id, u.policy_id, u.project_id, "
                      "u.policy_project_id, u.event_id, u.event_type, "
@@ -73,7 +73,7 @@ absl::StatusOr<std::vector<TaskUpdate>> PostgresStore::ListUnfinishedTasks(
   }
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Run({Query{absl::StrCat(
+      Read({Query{absl::StrCat(
                      "SELECT t.id, e.id, e.policy_id, e.project_id, "
                      "e.policy_project_id, e.event_id, e.event_type, "
                      "e.vendor_type, e.target_address, t.status, t.run_count, "
