@@ -612,12 +612,21 @@ TEST_F(ReplicasTest, DISABLED_Throughput) {
                            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .IgnoreError();
   }
-  // One replica (B stopped), then two.
+  // One replica (B stopped), then two; then, for reference, one heraldd on
+  // the embedded SQLite store on the same machine.
   ASSERT_EQ(b_->Terminate(), 0);
   run({a_.get()}, "one");
   b_ = StartReplica();
   ASSERT_NE(b_, nullptr);
   run({a_.get(), b_.get()}, "two");
+  ASSERT_EQ(a_->Terminate(), 0);
+  ASSERT_EQ(b_->Terminate(), 0);
+  HeralddProcess::Options sqlite;
+  sqlite.extra_args = {"--delivery_backoff_scale=0.001", "--log_format=text"};
+  sqlite.env["HERALD_ADMIN_TOKEN"] = kAdmin;
+  auto embedded = HeralddProcess::Start(sqlite);
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  run({embedded->get()}, "sqlite");
 }
 
 }  // namespace

@@ -44,7 +44,9 @@ std::string FormatLogTime(absl::Time t) {
 // the earliest `limit` of those taken under a lease, returned with what an
 // attempt needs, earliest due first.
 //  $1 owner, $2 now, $3 limit, $4 default room, $5/$6 room overrides,
-//  $7 lease expiry, $8 "not scheduled", $9 "never".
+//  $7 lease expiry, $8 "not scheduled", $9 "never", $10/$11 the NOTIFY
+//  channel and payload: sent once, and only when a task was claimed (an
+//  empty claim then stays a read-only transaction: no commit record).
 constexpr const char* kClaimSql = R"sql(
 WITH RECURSIVE eps(endpoint) AS (
   (SELECT endpoint FROM tasks WHERE due_time IS NOT NULL
@@ -90,7 +92,8 @@ SELECT upd.id, upd.execution_id, upd.status, upd.run_count, upd.max_attempts,
   upd.create_time, upd.update_time, upd.start_time, upd.end_time,
   e.id, e.event_id, e.policy_id, e.project_id, e.vendor_type, e.event_type,
   e.target_index, e.target, e.payload, e.content_type, e.webhook_id,
-  e.start_time, p.retry_policy, upd.endpoint, upd.lease_expire_time
+  e.start_time, p.retry_policy, upd.endpoint, upd.lease_expire_time,
+  (SELECT pg_notify($10::text, $11::text)) AS notified
 FROM upd JOIN executions e ON e.id = upd.execution_id
 JOIN policies p ON p.id = e.policy_id
 ORDER BY upd.claim_due, upd.id
@@ -240,8 +243,7 @@ absl::StatusOr<std::vector<ClaimedTask>> PostgresStore::ClaimTasks(
   const absl::Time now = Now();
   PG_ASSIGN_OR_RETURN(
       std::vector<Result> r,
-      Locked({Notify(update_channel_),
-              Query{kClaimSql, Params()
+      Locked({Query{kClaimSql, Params()
                                    .Text(o.owner)
                                    .Int(TimeToMicros(now))
                                    .Int(o.limit)
@@ -250,8 +252,9 @@ absl::StatusOr<std::vector<ClaimedTask>> PostgresStore::ClaimTasks(
                                    .Int4Array(rooms)
                                    .Int(TimeToMicros(now + o.lease))
                                    .Int(pg::kNotScheduled)
-                                   .Int(pg::kNever)}}));
-  r.erase(r.begin());  // the notification
+                                   .Int(pg::kNever)
+                                   .Text(update_channel_)
+                                   .Text(instance_id_)}}));
   std::vector<ClaimedTask> claimed;
   claimed.reserve(r[0].rows());
   for (int row = 0; row < r[0].rows(); ++row) {
