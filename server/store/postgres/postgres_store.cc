@@ -32,10 +32,11 @@ namespace {
 
 // How often the writer deletes expired idempotency keys.
 constexpr absl::Duration kKeySweepInterval = absl::Minutes(10);
-// Pipelined units (items, events) per network round trip. Bounded so that
-// the results the server sends back never fill the socket buffers while
-// the writer is still sending.
-constexpr size_t kUnitsPerPipeline = 64;
+// Pipelined units (items, events) per network round trip: a whole batch
+// (PostgresOptions::max_batch_items is 1024 by default). A large pipeline
+// cannot deadlock on full socket buffers: while libpq waits to send, it
+// reads and buffers what the server sends back.
+constexpr size_t kUnitsPerPipeline = 1024;
 
 constexpr const char* kLockTaskUpdates = "SELECT herald_lock_task_updates()";
 
@@ -610,7 +611,7 @@ void PostgresStore::ExecuteBatch(std::vector<WriteItem>& batch) {
     // The transaction is sent pipelined: BEGIN and the task-update lock
     // (see "Cursor safety" in the header: it orders this transaction's
     // seqs after every earlier commit) go with the first statements, the
-    // NOTIFYs and COMMIT with the last ones. A batch of up to 64 publishes
+    // NOTIFYs and COMMIT with the last ones. A batch of up to 1024 publishes
     // and results is one network round trip, and the lock is held only
     // while the server executes it, never while this process is waiting to
     // be scheduled.

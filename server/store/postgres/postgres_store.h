@@ -11,7 +11,7 @@
 //     and settings changes) is a work item on the writer's queue. The
 //     writer takes everything queued and runs it in ONE transaction, each
 //     item (and each event of a publish) under its own SAVEPOINT, sending
-//     the statements of up to 64 items in one pipeline (one network round
+//     the statements of up to 1024 items in one pipeline (one network round
 //     trip, BEGIN and COMMIT included when they fit), then answers every
 //     caller. A failing item is
 //     rolled back to its savepoint alone; a failing connection or COMMIT
@@ -237,7 +237,7 @@ class PostgresStore final : public Store {
   void WriterLoop();
   void ExecuteBatch(std::vector<WriteItem>& batch);
   // Runs pipelined units inside the batch transaction, each under its own
-  // savepoint, 64 per round trip; `prefix` goes before the first, `suffix`
+  // savepoint, 1024 per round trip; `prefix` goes before the first, `suffix`
   // after the last (its results, if wanted, into suffix_results), both
   // also when there are no units. Non-OK when the transaction is lost.
   absl::Status RunUnits(pg::Connection& c, std::vector<Unit>& units,
