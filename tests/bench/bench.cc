@@ -65,6 +65,8 @@ struct Options {
   double wrk_seconds = 5;
   int wrk_connections = 16;
   int publish_streams = 4;
+  // Streams (and gRPC connections) the fixed-rate publishers spread over.
+  int paced_streams = 4;
   // Profile heraldd during the measured throughput phase:
   // perf record -e cpu-clock --call-graph dwarf into this file.
   std::string perf;
@@ -457,12 +459,15 @@ json Latency(const Options& o) {
     const std::string key = Fmt("%.0f", rate);
     const int64_t n = static_cast<int64_t>(rate * o.latency_seconds);
     Log("latency: gRPC health-check reference at " + key + "/s");
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    for (int c = 0; c < o.paced_streams; ++c) channels.push_back(h->NewChannel(400 + c));
     std::vector<int64_t> health = HealthChecksPaced(
-        h->channel(), rate, static_cast<int64_t>(rate * std::min(o.latency_seconds, 5.0)));
+        channels, rate, static_cast<int64_t>(rate * std::min(o.latency_seconds, 5.0)));
     Log("latency: publishing " + std::to_string(n) + " events at " + key + "/s");
     auto log = std::make_unique<PublishLog>(next_seq.fetch_add(n), n);
-    if (!PublishPaced(*h, *log, rate, one_project)) throw Failure{"publish failed"};
-    const bool all = WaitRecorded(*rx, n, 60, *h);
+    const bool acked = PublishPaced(*h, *log, rate, o.paced_streams, one_project,
+                                    3 * o.latency_seconds + 30);
+    const bool all = acked && WaitRecorded(*rx, n, 60, *h);
     Arrivals a = Summarize(rx->TakeRecords());
     std::vector<int64_t> ack, ack_to_arrival, publish_to_arrival;
     for (int64_t i = 0; i < n; ++i) {
@@ -476,6 +481,8 @@ json Latency(const Options& o) {
     }
     json r;
     r["events"] = n;
+    r["streams"] = o.paced_streams;
+    r["acked"] = log->acks.load();
     r["all_delivered"] = all;
     r["ack_us"] = Percentiles(ack);
     r["health_check_us"] = Percentiles(health);
@@ -556,6 +563,7 @@ json Watchers(const Options& o) {
                                               req, &ready, &measure_from));
     }
     // Every stream is live once it has seen an update.
+    Log("  " + std::to_string(watchers) + " streams open; warming up");
     const int64_t deadline = NowNs() + int64_t{60} * 1000000000;
     while (ready.load() < watchers && NowNs() < deadline) {
       auto warm = std::make_unique<PublishLog>(next_seq.fetch_add(projects), projects);
@@ -577,10 +585,16 @@ json Watchers(const Options& o) {
     const auto before = h->Stat();
     measure_from = NowNs();
     auto log = std::make_unique<PublishLog>(next_seq.fetch_add(n), n);
+    Log("  " + std::to_string(ready.load()) + " streams live; publishing " +
+        std::to_string(n) + " events at " + Fmt("%.0f", events_per_s) + "/s");
     const int64_t t0 = NowNs();
-    PublishPaced(*h, *log, events_per_s, round_robin);
+    // A server that cannot keep up is given up on after 3x the planned time.
+    const bool acked = PublishPaced(*h, *log, events_per_s, o.paced_streams, round_robin,
+                                    3 * o.watch_seconds + 30);
     const double publish_seconds = static_cast<double>(NowNs() - t0) / 1e9;
-    const bool all_delivered = WaitRecorded(*rx, n, 60, *h);
+    Log("  published (" + std::to_string(log->acks.load()) + " acks) in " +
+        Fmt("%.1f", publish_seconds) + " s");
+    const bool all_delivered = acked && WaitRecorded(*rx, n, 60, *h);
     SleepMs(1000);  // the last updates reach the watchers
     const auto after = h->Stat();
     const double window_seconds = static_cast<double>(NowNs() - t0) / 1e9;
@@ -593,13 +607,19 @@ json Watchers(const Options& o) {
       w->Wait();
       lags.insert(lags.end(), w->lags_us().begin(), w->lags_us().end());
     }
+    Log("  streams closed");
     // Each update reaches watchers/projects streams (at least one).
     const double fan = std::max(1.0, static_cast<double>(watchers) / projects);
     const double coverage = std::min(1.0, static_cast<double>(watchers) / projects);
     r["events"] = n;
+    r["acked"] = log->acks.load();
+    r["kept_up"] = acked;
     r["all_delivered"] = all_delivered;
     r["events_per_s"] = events_per_s;
     r["updates_received"] = updates;
+    // 3 updates per delivery (Pending, Running, Success), each to `fan`
+    // streams (all of them when every project has one).
+    r["updates_expected"] = static_cast<int64_t>(3.0 * static_cast<double>(n) * fan * coverage);
     // Updates are made while publishing (and while the last deliveries
     // finish, which is close enough).
     r["task_updates_per_s"] =
@@ -820,6 +840,7 @@ int Main(int argc, char** argv) {
     else if (k == "wrk_connections") o.wrk_connections = std::stoi(v);
     else if (k == "publish_streams") o.publish_streams = std::stoi(v);
     else if (k == "perf") o.perf = v;
+    else if (k == "paced_streams") o.paced_streams = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown flag --%s\n", k.c_str());
       return 2;

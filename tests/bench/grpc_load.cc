@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -263,6 +264,16 @@ grpc::Status PublishStream::Wait() {
   return status_;
 }
 
+grpc::Status PublishStream::WaitUntil(int64_t deadline_ns) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto wait = std::chrono::nanoseconds(std::max<int64_t>(0, deadline_ns - NowNs()));
+    if (cv_.wait_for(lock, wait, [this] { return done_; })) return status_;
+  }
+  context_.TryCancel();
+  return Wait();
+}
+
 namespace {
 bool Report(const grpc::Status& status, PublishLog& log) {
   if (!status.ok()) {
@@ -302,21 +313,34 @@ bool PublishClosedLoop(Herald& herald, PublishLog& log, int streams,
   return ok;
 }
 
-bool PublishPaced(Herald& herald, PublishLog& log, double rate,
-                  const std::function<int64_t(int64_t)>& project_of) {
+bool PublishPaced(Herald& herald, PublishLog& log, double rate, int streams,
+                  const std::function<int64_t(int64_t)>& project_of,
+                  double deadline_s) {
   const int64_t n = static_cast<int64_t>(log.sent.size());
-  auto channel = herald.NewChannel(200);
-  auto stub = v1::EventService::NewStub(channel);
-  PublishStream stream(herald, stub.get(), &log, project_of);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::EventService::Stub>> stubs;
+  std::vector<std::unique_ptr<PublishStream>> all;
+  for (int s = 0; s < streams; ++s) {
+    channels.push_back(herald.NewChannel(200 + s));
+    stubs.push_back(v1::EventService::NewStub(channels.back()));
+    all.push_back(std::make_unique<PublishStream>(herald, stubs.back().get(),
+                                                  &log, project_of));
+  }
   const int64_t start = NowNs() + 1000000;
+  const int64_t deadline =
+      deadline_s > 0 ? start + static_cast<int64_t>(deadline_s * 1e9)
+                     : std::numeric_limits<int64_t>::max();
   const double period = 1e9 / rate;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t at = start + static_cast<int64_t>(static_cast<double>(i) * period);
+    if (at > deadline) break;
     if (NowNs() < at) SleepUntilNs(at);
-    stream.Push(log.first + i, at);
+    all[static_cast<size_t>(i % streams)]->Push(log.first + i, at);
   }
-  stream.Close();
-  return Report(stream.Wait(), log);
+  for (auto& s : all) s->Close();
+  bool ok = true;
+  for (auto& s : all) ok = Report(s->WaitUntil(deadline), log) && ok;
+  return ok && log.acks.load() == n;
 }
 
 // ---------------------------------------------------------------- watch
@@ -364,16 +388,17 @@ grpc::Status Watcher::Wait() {
 
 // ---------------------------------------------------------------- health
 
-std::vector<int64_t> HealthChecksPaced(grpc::Channel* channel, double rate,
-                                       int64_t n) {
+std::vector<int64_t> HealthChecksPaced(
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels, double rate,
+    int64_t n) {
   struct Call {
     grpc::ClientContext context;
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
     int64_t intended = 0;
   };
-  auto stub = grpc::health::v1::Health::NewStub(
-      std::shared_ptr<grpc::Channel>(channel, [](grpc::Channel*) {}));
+  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> stubs;
+  for (const auto& c : channels) stubs.push_back(grpc::health::v1::Health::NewStub(c));
   std::mutex mu;
   std::condition_variable cv;
   std::vector<int64_t> latencies;
@@ -386,7 +411,8 @@ std::vector<int64_t> HealthChecksPaced(grpc::Channel* channel, double rate,
     if (NowNs() < at) SleepUntilNs(at);
     auto* call = new Call();
     call->intended = at;
-    stub->async()->Check(&call->context, &call->request, &call->response,
+    stubs[static_cast<size_t>(i) % stubs.size()]->async()->Check(
+        &call->context, &call->request, &call->response,
                          [call, &mu, &cv, &latencies, &finished](grpc::Status s) {
                            const int64_t now = NowNs();
                            std::lock_guard<std::mutex> lock(mu);

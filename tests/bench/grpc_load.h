@@ -113,6 +113,9 @@ class PublishStream final
   void Close();
   // Until the server ends the stream; its status.
   grpc::Status Wait();
+  // Like Wait(), but cancels the stream first if it has not ended by
+  // `deadline_ns` (realtime).
+  grpc::Status WaitUntil(int64_t deadline_ns);
 
   void OnWriteDone(bool ok) override;
   void OnReadDone(bool ok) override;
@@ -147,10 +150,14 @@ class PublishStream final
 // possible. Returns false (and says why on stderr) if a stream failed.
 bool PublishClosedLoop(Herald& herald, PublishLog& log, int streams,
                        const std::function<int64_t(int64_t)>& project_of);
-// Publishes seqs [first, first + n) at `rate` events/s on one stream,
-// open loop (latency counted from each event's scheduled time).
-bool PublishPaced(Herald& herald, PublishLog& log, double rate,
-                  const std::function<int64_t(int64_t)>& project_of);
+// Publishes seqs [first, first + n) at `rate` events/s in total,
+// round-robin over `streams` streams (each on its own connection), open
+// loop: latency is counted from each event's scheduled time. Gives up
+// (cancels, returns false) if the acknowledgements are not all in by
+// `deadline_s` after the start (0: no deadline).
+bool PublishPaced(Herald& herald, PublishLog& log, double rate, int streams,
+                  const std::function<int64_t(int64_t)>& project_of,
+                  double deadline_s = 0);
 
 // One WatchTasks stream; records the lag (arrival - task.update_time, us)
 // of every update whose update_time is >= measure_from_ns.
@@ -183,10 +190,12 @@ class Watcher final : public grpc::ClientReadReactor<v1::WatchTasksResponse> {
   grpc::Status status_;
 };
 
-// grpc.health.v1.Health/Check at `rate` calls/s for `n` calls, open loop;
-// latencies (us) from each call's scheduled time.
-std::vector<int64_t> HealthChecksPaced(grpc::Channel* channel, double rate,
-                                       int64_t n);
+// grpc.health.v1.Health/Check at `rate` calls/s in total for `n` calls,
+// round-robin over `channels`, open loop; latencies (us) from each call's
+// scheduled time.
+std::vector<int64_t> HealthChecksPaced(
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels, double rate,
+    int64_t n);
 
 }  // namespace herald::bench
 

@@ -120,6 +120,8 @@ def main():
     p.add_argument("--heraldd", default="")
     p.add_argument("--started", default="")
     p.add_argument("--load-before", default="")
+    p.add_argument("--commit", default="",
+                   help="the commit heraldd was built from (default: HEAD of this tree)")
     p.add_argument("--markdown")
     a = p.parse_args()
     if a.markdown:
@@ -137,8 +139,9 @@ def main():
         "started": a.started,
         "machine": machine(a.load_before),
         "herald": {
-            "commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "commit": a.commit or git("rev-parse", "HEAD"),
+            "dirty": False if a.commit else
+                     bool(git("status", "--porcelain", "--untracked-files=no")),
             "heraldd": a.heraldd,
         },
         "workloads": workloads,

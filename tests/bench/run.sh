@@ -11,6 +11,7 @@
 # Environment:
 #   BENCH_BUILD_DIR   build directory (default build-bench)
 #   HERALDD           use this heraldd binary instead of building one
+#   BENCH_COMMIT      the commit that binary was built from (for the results)
 #   BENCH_SKIP_DEPS   1: do not run scripts/install-deps.sh
 #   JOBS              parallel build jobs (default 2)
 # Exit status: 0 when every workload ran (no timing thresholds are checked).
@@ -54,6 +55,7 @@ status=0
 "$BUILD_DIR/herald_bench" --heraldd="$HERALDD" --out="$lines" "$@" || status=$?
 
 python3 tests/bench/report.py --lines "$lines" --out "$result" --mode "$mode" \
-  --heraldd "$HERALDD" --started "$started" --load-before "$load_before" || status=$?
+  --heraldd "$HERALDD" --started "$started" --load-before "$load_before" \
+  --commit "${BENCH_COMMIT:-}" || status=$?
 echo "results: $result"
 exit $status
