@@ -27,6 +27,7 @@ if [ "${RESULTS[0]}" = PASS ]; then
   run_suite "bench quick (smoke, no thresholds)" env BENCH_SKIP_DEPS=1 HERALDD="$ROOT/$BUILD_DIR/server/heraldd" JOBS="$JOBS" tests/bench/run.sh --quick
   run_suite "bazel" env HERALD_BUILD_DIR="$ROOT/$BUILD_DIR" tests/bazel/run.sh
   run_suite "crash test (short)" env BUILD_DIR="$BUILD_DIR" ./scripts/crash-test.sh --kills 5 --seconds 30
+  run_suite "asan+ubsan unit tests" ./scripts/asan-test.sh
   # Each SDK brings its own suite (installs its toolchain deps, runs against
   # a heraldd it starts from $BUILD_DIR).
   for lang in python go typescript; do

@@ -322,7 +322,11 @@ TEST_F(PostgresStoreTest, OneSweeperAtATime) {
   {
     ExecutionQuery q;
     q.policy_id = policy;
-    for (const auto& e : a.ListExecutions(q)->executions) {
+    // Keep the result alive: a range-for over a member of a temporary
+    // dangles (ASan: stack-use-after-scope).
+    absl::StatusOr<ExecutionList> list = a.ListExecutions(q);
+    ASSERT_TRUE(list.ok()) << list.status();
+    for (const auto& e : list->executions) {
       ASSERT_EQ(e.status, core::TaskStatus::kSuccess) << e.id;
     }
   }
