@@ -28,6 +28,7 @@ if [ "${RESULTS[0]}" = PASS ]; then
   run_suite "bazel" env HERALD_BUILD_DIR="$ROOT/$BUILD_DIR" tests/bazel/run.sh
   run_suite "crash test (short)" env BUILD_DIR="$BUILD_DIR" ./scripts/crash-test.sh --kills 5 --seconds 30
   run_suite "asan+ubsan unit tests" ./scripts/asan-test.sh
+  run_suite "fuzz smoke (30 s per target)" ./scripts/fuzz.sh --seconds 30
   # Each SDK brings its own suite (installs its toolchain deps, runs against
   # a heraldd it starts from $BUILD_DIR).
   for lang in python go typescript; do
