@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,11 @@ struct StoreFactory {
   std::string name;  // a valid gtest parameter name, e.g. "Sqlite"
   std::function<std::unique_ptr<StoreBackend>()> make;
 };
+
+// How gtest (and the ctest test names it lists) shows a factory.
+inline void PrintTo(const StoreFactory& factory, std::ostream* os) {
+  *os << factory.name;
+}
 
 // Every implementation under test.
 const std::vector<StoreFactory>& StoreFactories();
