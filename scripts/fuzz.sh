@@ -6,10 +6,11 @@
 #
 #   scripts/fuzz.sh [--seconds N] [target ...]     (default 600 s each)
 #
-# `make test` runs a 30-second smoke of each. Corpora grow in
-# $BUILD_FUZZ/corpus/<target> between runs (seeded from tests/fuzz/corpus
-# and, for fuzz_event, the events of tests/vectors/cases); a crash leaves
-# its input in $BUILD_FUZZ/artifacts/<target>/ and fails the script.
+# Targets run $JOBS (default 2) at a time. `make test` runs a 30-second
+# smoke of each. Corpora grow in $BUILD_FUZZ/corpus/<target> between runs
+# (seeded from tests/fuzz/corpus and, for fuzz_event, the events of
+# tests/vectors/cases); a crash leaves its input in
+# $BUILD_FUZZ/artifacts/<target>/ and fails the script.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,33 +51,52 @@ PY
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=0
-summary=()
-for t in "${TARGETS[@]}"; do
-  corpus="$BUILD_FUZZ/corpus/$t"
-  artifacts="$BUILD_FUZZ/artifacts/$t"
+# Runs one target; leaves its summary line in $BUILD_FUZZ/<target>.summary
+# and exits non-zero on a finding.
+run_target() {
+  local t=$1
+  local corpus="$BUILD_FUZZ/corpus/$t" artifacts="$BUILD_FUZZ/artifacts/$t"
   mkdir -p "$corpus" "$artifacts"
-  dirs=("$corpus")
+  local dirs=("$corpus")
   [ -d "tests/fuzz/corpus/$t" ] && dirs+=("tests/fuzz/corpus/$t")
   [ -d "$SEEDS/$t" ] && dirs+=("$SEEDS/$t")
-  log="$BUILD_FUZZ/$t.log"
-  echo "=== $t: ${SECS}s"
+  local log="$BUILD_FUZZ/$t.log"
   "$BUILD_FUZZ/tests/fuzz/$t" -max_total_time="$SECS" -timeout=10 \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dirs[@]}" >"$log" 2>&1
-  rc=$?
+  local rc=$?
+  local execs cov size
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
   size=$(ls "$corpus" | wc -l)
   if [ $rc -ne 0 ]; then
-    failed=1
-    echo "FAILED ($rc); log: $log"; tail -40 "$log"
-    summary+=("$(printf '%-18s FAIL  execs=%s  see %s' "$t" "${execs:-?}" "$log")")
-  else
-    summary+=("$(printf '%-18s ok    execs=%-10s cov=%-6s corpus=%s' "$t" "${execs:-?}" "${cov:-?}" "$size")")
+    printf '%-18s FAIL  execs=%s  see %s\n' "$t" "${execs:-?}" "$log" >"$BUILD_FUZZ/$t.summary"
+    { echo "=== $t FAILED ($rc); log: $log"; tail -40 "$log"; } >&2
+    return 1
   fi
+  printf '%-18s ok    execs=%-10s cov=%-6s corpus=%s\n' "$t" "${execs:-?}" "${cov:-?}" "$size" >"$BUILD_FUZZ/$t.summary"
+}
+
+# Each fuzzer is single-threaded: run as many at once as there are jobs.
+failed=0
+running=0
+for t in "${TARGETS[@]}"; do
+  echo "=== $t: ${SECS}s"
+  run_target "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "${JOBS:-2}" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
 done
 echo
 echo "fuzz summary (${SECS}s each):"
-printf '  %s\n' "${summary[@]}"
+for t in "${TARGETS[@]}"; do
+  printf '  %s' "$(cat "$BUILD_FUZZ/$t.summary" 2>/dev/null || echo "$t: no result")"
+  echo
+done
 exit $failed

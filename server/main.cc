@@ -44,8 +44,13 @@ int main(int argc, char** argv) {
       token != nullptr && *token != '\0') {
     env_token = token;
   }
+  std::optional<std::string> env_secret_key;
+  if (const char* key = std::getenv("HERALD_SECRET_KEY");
+      key != nullptr && *key != '\0') {
+    env_secret_key = key;
+  }
   absl::StatusOr<std::unique_ptr<daemon::Daemon>> daemon =
-      daemon::Daemon::Start(*config, env_token);
+      daemon::Daemon::Start(*config, env_token, env_secret_key);
   if (!daemon.ok()) {
     log::Error("heraldd failed to start",
                {{"error", std::string(daemon.status().message())}});

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/api/audit.h"
 #include "server/api/admin_convert.h"
 #include "server/api/pagination.h"
 #include "server/api/proto_time.h"
@@ -99,6 +101,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::UpdateSettings(
     if (!violations.empty()) return core::InvalidFieldsError(violations);
     HERALD_RETURN_IF_ERROR(services_.store->PutSettings(updated));
     services_.match_cache->Invalidate();
+    Audit(caller, "UpdateSettings", "settings", 0,
+          {{"update_mask", absl::StrJoin(request->update_mask().paths(), ",")},
+           {"notification_enable", updated.notification_enable},
+           {"webhook_job_max_retry", updated.webhook_job_max_retry},
+           {"webhook_job_http_client_timeout",
+            updated.webhook_job_http_client_timeout},
+           {"execution_retention_count", updated.execution_retention_count}});
     *response->mutable_settings() = SettingsToProto(updated);
     return absl::OkStatus();
   });
@@ -128,6 +137,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateToken(
     if (in.has_expire_time()) record.expire_time = FromProto(in.expire_time());
     HERALD_ASSIGN_OR_RETURN(core::TokenRecord created,
                             services_.store->CreateToken(record));
+    Audit(caller, "CreateToken", "token", created.id,
+          {{"name", created.name},
+           {"role", v1::Role_Name(static_cast<v1::Role>(created.role))},
+           {"project_ids", absl::StrJoin(created.project_ids, ",")}});
     *response->mutable_token() = TokenToProto(created);
     response->set_secret(secret);
     return absl::OkStatus();
@@ -171,6 +184,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RevokeToken(
                                              const auth::Caller& caller) {
     HERALD_RETURN_IF_ERROR(auth::RequireSystemAdmin(caller));
     absl::Status status = services_.store->RevokeToken(request->id());
+    if (status.ok()) Audit(caller, "RevokeToken", "token", request->id());
     if (absl::IsNotFound(status)) {
       return core::NotFoundError("token", request->id());
     }

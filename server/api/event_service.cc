@@ -287,6 +287,21 @@ void PublishOne(
       !allowed.ok()) {
     return refuse(std::move(allowed));
   }
+  if (services.publish_limiter != nullptr) {
+    if (std::optional<absl::Duration> wait =
+            services.publish_limiter->TryAcquire(caller.token_id)) {
+      const int64_t wait_ms = absl::ToInt64Milliseconds(absl::Ceil(
+          *wait, absl::Milliseconds(1)));
+      return refuse(core::MakeError(
+          absl::StatusCode::kResourceExhausted, core::reason::kRateLimited,
+          absl::StrCat("publish rate limit of this token reached (",
+                       services.publish_limiter->rate(), " events/s, burst ",
+                       services.publish_limiter->burst(), "); retry in ",
+                       wait_ms, " ms"),
+          {{"limit_per_second", absl::StrCat(services.publish_limiter->rate())},
+           {"retry_delay_ms", absl::StrCat(wait_ms)}}));
+    }
+  }
   if (request_id.size() > kMaxRequestIdBytes) {
     return refuse(core::InvalidFieldError("request_id", "at most 128 bytes"));
   }

@@ -1,5 +1,6 @@
 #include "server/api/grpc_status.h"
 
+#include "absl/strings/numbers.h"
 #include "google/rpc/error_details.pb.h"
 #include "server/core/errors.h"
 
@@ -18,6 +19,19 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
     (*info.mutable_metadata())[key] = value;
   }
   rpc.add_details()->PackFrom(info);
+
+  // A refusal that says when to come back (publish rate limit).
+  if (auto it = info.metadata().find("retry_delay_ms");
+      it != info.metadata().end()) {
+    int64_t ms = 0;
+    if (absl::SimpleAtoi(it->second, &ms) && ms >= 0) {
+      google::rpc::RetryInfo retry;
+      retry.mutable_retry_delay()->set_seconds(ms / 1000);
+      retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>(ms % 1000) *
+                                             1000000);
+      rpc.add_details()->PackFrom(retry);
+    }
+  }
 
   std::vector<core::FieldViolation> violations =
       core::FieldViolationsOf(status);

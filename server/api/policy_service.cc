@@ -1,6 +1,8 @@
 #include "server/api/policy_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/api/audit.h"
 #include "server/api/policy_convert.h"
 #include "server/api/pagination.h"
 #include "server/api/policy_update.h"
@@ -77,6 +79,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::CreatePolicy(
         services_.store->CreatePolicy(policy, absl::StrCat(caller.token_id),
                                       request->request_id()));
     services_.match_cache->Invalidate();
+    Audit(caller, "CreatePolicy", "policy", created.id,
+          {{"project_id", created.project_id}, {"name", created.name}});
     *response->mutable_policy() = PolicyToProto(created);
     return absl::OkStatus();
   });
@@ -169,6 +173,9 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::UpdatePolicy(
     HERALD_ASSIGN_OR_RETURN(core::Policy saved,
                             services_.store->UpdatePolicy(updated));
     services_.match_cache->Invalidate();
+    Audit(caller, "UpdatePolicy", "policy", saved.id,
+          {{"project_id", saved.project_id},
+           {"update_mask", absl::StrJoin(request->update_mask().paths(), ",")}});
     *response->mutable_policy() = PolicyToProto(saved);
     return absl::OkStatus();
   });
@@ -186,6 +193,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::DeletePolicy(
                        auth::Access::kManage));
     HERALD_RETURN_IF_ERROR(services_.store->DeletePolicy(stored.id));
     services_.match_cache->Invalidate();
+    Audit(caller, "DeletePolicy", "policy", stored.id,
+          {{"project_id", stored.project_id}, {"name", stored.name}});
     return absl::OkStatus();
   });
 }

@@ -18,6 +18,7 @@
 #include "server/auth/caller.h"
 #include "server/core/clock.h"
 #include "server/core/errors.h"
+#include "server/core/rate_limiter.h"
 #include "server/ingest/match_cache.h"
 #include "server/watch/watch_hub.h"
 #include "server/store/store.h"
@@ -35,6 +36,8 @@ struct ServiceContext {
   ingest::MatchCache* match_cache = nullptr;
   // The tail of the task update log, for WatchTasks.
   watch::WatchHub* watch_hub = nullptr;
+  // Per-token publish rate limit; nullptr = no limit.
+  core::RateLimiter* publish_limiter = nullptr;
   std::string version;
   std::string store_kind;
   std::string registry_endpoint;

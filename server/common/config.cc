@@ -210,6 +210,38 @@ const std::vector<Option>& Options() {
        .help = "Where the bootstrap admin token is written (mode 0600) on "
                "first start.",
        .default_doc = "`<data_dir>/admin.token`"},
+      {.name = "secret_key_file",
+       .member = &Config::secret_key_file,
+       .help = "Key that encrypts targets' auth_header values and signing "
+               "secrets in the store (AES-256-GCM): the base64 of 32 random "
+               "bytes (`openssl rand -base64 32`). Generated (mode 0600) on "
+               "first start when this is left at its default and the file "
+               "does not exist; any other missing path is an error. "
+               "`HERALD_SECRET_KEY` (the key itself, environment only) takes "
+               "precedence. Keep a copy: without it the stored secrets are "
+               "lost.",
+       .default_doc = "`<data_dir>/secret.key`"},
+      {.name = "secret_key_previous_file",
+       .member = &Config::secret_key_previous_file,
+       .help = "During a key rotation, the previous key (same format). "
+               "heraldd then decrypts with either key and, at start, "
+               "re-encrypts every stored secret with the current one; remove "
+               "this setting and the old key afterwards."},
+      {.name = "publish_rate_limit",
+       .member = &Config::publish_rate_limit,
+       .help = "Events per second each token may publish (PublishEvent and "
+               "PublishEvents together), 0 for no limit. Events over the "
+               "limit are refused with RESOURCE_EXHAUSTED (reason "
+               "RATE_LIMITED, with a google.rpc.RetryInfo).",
+       .int_min = 0,
+       .int_max = 10000000},
+      {.name = "publish_rate_burst",
+       .member = &Config::publish_rate_burst,
+       .help = "How many events a token may publish in a burst before "
+               "`publish_rate_limit` applies (the token bucket's size); 0 "
+               "means the same as `publish_rate_limit`.",
+       .int_min = 0,
+       .int_max = 10000000},
       {.name = "delivery_max_in_flight",
        .member = &Config::delivery_max_in_flight,
        .help = "Deliveries in flight at once, over all endpoints.",
@@ -354,6 +386,14 @@ std::optional<absl::Duration> ParseDurationText(std::string_view text) {
 // Parses `text` into the option's field. Returns "" on success, else what
 // was expected (the caller adds the option name and the source).
 std::string ParseInto(const Option& o, std::string_view text, Config& c) {
+  // No setting means a control character (and a NUL could not even be
+  // passed back as a flag): refuse them instead of carrying them along.
+  for (const char ch : text) {
+    const unsigned char u = static_cast<unsigned char>(ch);
+    if ((u < 0x20 && ch != '\t') || u == 0x7f) {
+      return "expected a value without control characters";
+    }
+  }
   return std::visit(
       [&](auto ptr) -> std::string {
         using T = std::decay_t<decltype(c.*ptr)>;
@@ -816,6 +856,10 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv, const EnvFn& env) {
   if (config.admin_token_file.empty()) {
     config.admin_token_file = absl::StrCat(config.data_dir, "/admin.token");
   }
+  if (config.secret_key_file.empty()) {
+    config.secret_key_file = absl::StrCat(config.data_dir, "/secret.key");
+    config.secret_key_file_is_default = true;
+  }
   return config;
 }
 
@@ -854,6 +898,10 @@ std::string HelpText(std::string_view program_name) {
   absl::StrAppend(&out, "\nEnvironment only:\n  HERALD_ADMIN_TOKEN\n",
                   Wrap("Bootstrap admin token to use instead of a generated "
                        "one. Never accepted as a flag or file key.",
+                       78, "      "),
+                  "  HERALD_SECRET_KEY\n",
+                  Wrap("Key (base64 of 32 bytes) that encrypts stored "
+                       "secrets, instead of secret_key_file.",
                        78, "      "));
   return out;
 }
@@ -887,7 +935,11 @@ std::string ConfigMarkdownTable() {
       "| (environment only) | `HERALD_ADMIN_TOKEN` | string | (empty) | "
       "Bootstrap admin token to use instead of generating one into "
       "`admin_token_file`. Read by heraldd directly, never from a flag or "
-      "the config file, so it stays out of `ps` output and files. |\n");
+      "the config file, so it stays out of `ps` output and files. |\n",
+      "| (environment only) | `HERALD_SECRET_KEY` | string | (empty) | "
+      "The key that encrypts stored secrets (base64 of 32 bytes), instead "
+      "of `secret_key_file`. Environment only, like `HERALD_ADMIN_TOKEN`. "
+      "|\n");
   return out;
 }
 

@@ -99,6 +99,16 @@ struct Config {
   // Where the bootstrap admin token is written. LoadConfig replaces an empty
   // value with "<data_dir>/admin.token".
   std::string admin_token_file;
+  // The key that encrypts stored secrets (base64 of 32 bytes). LoadConfig
+  // replaces an empty value with "<data_dir>/secret.key" (and sets
+  // secret_key_file_is_default: only that file is generated when missing).
+  std::string secret_key_file;
+  // The previous key during a rotation; empty when not rotating.
+  std::string secret_key_previous_file;
+  // Publish rate limit per token, events/s (0 = none), and its burst (0 =
+  // the same as the rate).
+  int publish_rate_limit = 0;
+  int publish_rate_burst = 0;
 
   int delivery_max_in_flight = 256;
   int delivery_per_endpoint_concurrency = 16;
@@ -119,6 +129,7 @@ struct Config {
 
   // Not options; filled in by LoadConfig.
   std::string config_file;         // the file read, "" if none
+  bool secret_key_file_is_default = false;  // secret_key_file was empty
   bool help_requested = false;     // --help / -h: print HelpText(), exit 0
   bool version_requested = false;  // --version: print Version(), exit 0
 };

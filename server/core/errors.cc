@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
@@ -47,13 +49,20 @@ absl::Status MakeError(absl::StatusCode code, std::string_view reason,
 
 absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations,
                                 std::string_view reason) {
+  // The error travels in response headers, which clients cap (8 KiB by
+  // default): report the first violations and count the rest.
+  const size_t reported = std::min(violations.size(), kMaxReportedViolations);
   std::string message = "invalid ";
   nlohmann::json encoded = nlohmann::json::array();
-  for (size_t i = 0; i < violations.size(); ++i) {
+  for (size_t i = 0; i < reported; ++i) {
     if (i > 0) absl::StrAppend(&message, "; ");
     absl::StrAppend(&message, violations[i].field, ": ",
                     violations[i].description);
     encoded.push_back({violations[i].field, violations[i].description});
+  }
+  if (reported < violations.size()) {
+    absl::StrAppend(&message, "; and ", violations.size() - reported,
+                    " more");
   }
   absl::Status status =
       MakeError(absl::StatusCode::kInvalidArgument, reason, message);

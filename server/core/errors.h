@@ -39,6 +39,7 @@ inline constexpr std::string_view kCursorExpired = "CURSOR_EXPIRED";
 inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
 inline constexpr std::string_view kInternal = "INTERNAL";
 inline constexpr std::string_view kConsumerTooSlow = "CONSUMER_TOO_SLOW";
+inline constexpr std::string_view kMalformedRequest = "MALFORMED_REQUEST";
 }  // namespace reason
 
 using ErrorMetadata = std::map<std::string, std::string>;
@@ -47,8 +48,13 @@ using ErrorMetadata = std::map<std::string, std::string>;
 absl::Status MakeError(absl::StatusCode code, std::string_view reason,
                        std::string_view message, ErrorMetadata metadata = {});
 
-// INVALID_ARGUMENT with reason INVALID_FIELD carrying every violation. The
-// message names the fields: "invalid policy.name: required; ...".
+// At most this many violations are reported in one error (message and
+// google.rpc.BadRequest); the message counts the others ("; and 7 more").
+inline constexpr size_t kMaxReportedViolations = 20;
+
+// INVALID_ARGUMENT with reason INVALID_FIELD carrying the violations (the
+// first kMaxReportedViolations). The message names the fields:
+// "invalid policy.name: required; ...".
 // `reason` refines INVALID_FIELD where the API names a sharper one (e.g.
 // INVALID_PAGE_TOKEN).
 absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations,

@@ -11,8 +11,76 @@
 #include "absl/strings/str_join.h"
 #include "server/core/glob.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <optional>
+
 namespace herald::core {
 namespace {
+
+// SSRF: the kind of address a literal IP host is when herald never
+// delivers to it whatever the configuration (the delivery-time connect
+// guard in server/delivery/connect_guard.cc refuses the same classes, and
+// loopback and private ranges as configured). nullopt for names and for
+// other addresses. `host` is the host of a normalised address ("[::1]"
+// for IPv6). IPv4 is parsed like the resolver does (inet_aton), so
+// "2852039166" and "0xa9.0xfe.0xa9.0xfe" are 169.254.169.254 too.
+std::optional<std::string_view> ForbiddenLiteralKind(std::string_view host) {
+  auto v4_kind = [](uint32_t a) -> std::optional<std::string_view> {
+    const uint32_t b0 = a >> 24;
+    if (b0 == 0) return "an unspecified";
+    if ((a >> 16) == ((169u << 8) | 254u)) {
+      return "a link-local (cloud metadata)";
+    }
+    if (a == ((100u << 24) | (100u << 16) | (100u << 8) | 200u)) {
+      return "a cloud metadata";
+    }
+    if (b0 >= 224 && b0 <= 239) return "a multicast";
+    if (b0 >= 240) return "a reserved or broadcast";
+    return std::nullopt;
+  };
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    const std::string inner(host.substr(1, host.size() - 2));
+    in6_addr v6;
+    if (inet_pton(AF_INET6, inner.c_str(), &v6) != 1) return std::nullopt;
+    const uint8_t* b = v6.s6_addr;
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 0, 0xff, 0xff};
+    static constexpr uint8_t kZero[16] = {0};
+    static constexpr uint8_t kEc2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+                                         0,    0,    0,    0,    0, 0, 0x02, 0x54};
+    if (std::memcmp(b, kMapped, 12) == 0) {
+      return v4_kind((uint32_t(b[12]) << 24) | (uint32_t(b[13]) << 16) |
+                     (uint32_t(b[14]) << 8) | uint32_t(b[15]));
+    }
+    if (std::memcmp(b, kZero, 16) == 0) return "an unspecified";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "a link-local";
+    if (b[0] == 0xff) return "a multicast";
+    if (std::memcmp(b, kEc2, 16) == 0) return "a cloud metadata";
+    return std::nullopt;
+  }
+  // Only all-digit/hex/dot hosts can be IPv4 literals.
+  if (host.empty() || host.find_first_not_of("0123456789abcdefx.") !=
+                          std::string_view::npos) {
+    return std::nullopt;
+  }
+  in_addr v4;
+  if (inet_aton(std::string(host).c_str(), &v4) == 0) return std::nullopt;
+  return v4_kind(ntohl(v4.s_addr));
+}
+
+// The host of a normalised address ("scheme://host[:port][/...]").
+std::string_view HostOf(std::string_view normalized) {
+  const size_t start = normalized.find("://");
+  if (start == std::string_view::npos) return {};
+  std::string_view rest = normalized.substr(start + 3);
+  rest = rest.substr(0, rest.find_first_of("/?"));
+  if (!rest.empty() && rest.front() == '[') {
+    return rest.substr(0, rest.find(']') + 1);
+  }
+  return rest.substr(0, rest.find(':'));
+}
 
 // Debian's Abseil is built with its own string_view type.
 absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
@@ -192,6 +260,12 @@ class PolicyValidator {
     if (absl::StatusOr<std::string> address = NormalizeAddress(t.address);
         !address.ok()) {
       Add(prefix + ".address", std::string(address.status().message()));
+    } else if (std::optional<std::string_view> kind =
+                   ForbiddenLiteralKind(HostOf(*address))) {
+      Add(prefix + ".address",
+          absl::StrCat("address host ", AV(HostOf(*address)), " is ",
+                       AV(*kind),
+                       " address: herald never delivers to it (SSRF guard)"));
     }
 
     switch (t.payload_format) {

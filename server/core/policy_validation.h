@@ -10,7 +10,11 @@
 //  * description: at most 4096 bytes of UTF-8.
 //  * event_types: at least one, each a known type, no duplicates (Harbor
 //    accepts duplicates and then delivers twice).
-//  * targets: 1..10. type HTTP or SLACK. address: see NormalizeAddress.
+//  * targets: 1..10. type HTTP or SLACK. address: see NormalizeAddress;
+//    a literal IP host must not be one herald never delivers to
+//    (unspecified, link-local such as 169.254.169.254, cloud metadata,
+//    multicast, reserved; loopback and private addresses depend on the
+//    configuration and are judged by the connect guard at delivery).
 //    SLACK targets: no payload_format and no auth_header. Their address
 //    must be http or https like any other: Slack itself only serves https,
 //    but Harbor accepts http and Slack-compatible receivers (Mattermost,

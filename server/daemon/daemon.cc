@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +16,7 @@
 #include "server/api/event_service.h"
 #include "server/api/executor.h"
 #include "server/api/policy_service.h"
+#include "server/api/request_parse_interceptor.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/bootstrap.h"
 #include "server/common/dir_lock.h"
@@ -29,6 +32,7 @@
 #include "server/ingest/publisher.h"
 #include "server/metrics/metrics.h"
 #include "server/watch/watch_hub.h"
+#include "server/store/secret_box.h"
 #include "server/store/postgres/postgres_store.h"
 #include "server/store/sqlite/sqlite_store.h"
 
@@ -62,6 +66,54 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+// The key that encrypts stored secrets: HERALD_SECRET_KEY, else
+// secret_key_file (generated on first start when that is the default path
+// and missing), plus the previous key while rotating.
+absl::StatusOr<std::shared_ptr<const store::SecretBox>> LoadSecretBox(
+    const common::Config& config, const std::optional<std::string>& env_key) {
+  std::string key;
+  if (env_key.has_value()) {
+    HERALD_ASSIGN_OR_RETURN(
+        key, store::SecretBox::ParseKey(*env_key, "HERALD_SECRET_KEY"));
+  } else {
+    const std::string& path = config.secret_key_file;
+    absl::StatusOr<std::string> text = common::ReadFileToString(path);
+    if (absl::IsNotFound(text.status()) && config.secret_key_file_is_default) {
+      const std::string generated = store::SecretBox::GenerateKeyText();
+      HERALD_RETURN_IF_ERROR(common::WriteSecretFile(path, generated));
+      log::Info("secret key created: keep a copy, stored secrets cannot be "
+                "read without it",
+                {{"key_file", path}});
+      text = generated;
+    }
+    if (!text.ok()) {
+      return absl::Status(text.status().code(),
+                          absl::StrCat("secret_key_file: ",
+                                       text.status().message()));
+    }
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      log::Warn("secret key file is readable by other users: chmod 600 it",
+                {{"key_file", path}});
+    }
+    HERALD_ASSIGN_OR_RETURN(key, store::SecretBox::ParseKey(*text, path));
+  }
+  std::vector<std::string> previous;
+  if (!config.secret_key_previous_file.empty()) {
+    const std::string& path = config.secret_key_previous_file;
+    absl::StatusOr<std::string> text = common::ReadFileToString(path);
+    if (!text.ok()) {
+      return absl::Status(text.status().code(),
+                          absl::StrCat("secret_key_previous_file: ",
+                                       text.status().message()));
+    }
+    HERALD_ASSIGN_OR_RETURN(std::string old,
+                            store::SecretBox::ParseKey(*text, path));
+    previous.push_back(std::move(old));
+  }
+  return store::SecretBox::Create(std::move(key), std::move(previous));
+}
+
 // Seeds the stored settings from the configuration on first start.
 absl::Status SeedSettings(store::Store& store, const common::Config& config) {
   core::Settings seed;
@@ -83,7 +135,8 @@ class DaemonImpl final : public Daemon {
     if (store_ != nullptr) store_->SetTaskUpdateListener(nullptr);
   }
 
-  absl::Status Init(std::optional<std::string> env_admin_token) {
+  absl::Status Init(std::optional<std::string> env_admin_token,
+                    std::optional<std::string> env_secret_key) {
     HERALD_ASSIGN_OR_RETURN(common::DirLock lock,
                             common::DirLock::Acquire(config_.data_dir));
     dir_lock_.emplace(std::move(lock));
@@ -100,7 +153,15 @@ class DaemonImpl final : public Daemon {
     } else {
       store::SqliteOptions options;
       options.path = absl::StrCat(config_.data_dir, "/herald.db");
-      HERALD_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(options));
+      HERALD_ASSIGN_OR_RETURN(options.secrets,
+                              LoadSecretBox(config_, env_secret_key));
+      HERALD_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> sqlite,
+                              store::SqliteStore::Open(options));
+      if (sqlite->secrets_resealed() > 0) {
+        log::Info("stored secrets encrypted with the current secret key",
+                  {{"targets", sqlite->secrets_resealed()}});
+      }
+      store_ = std::move(sqlite);
     }
     HERALD_RETURN_IF_ERROR(SeedSettings(*store_, config_));
     watch_hub_ = std::make_unique<watch::WatchHub>(store_.get());
@@ -131,6 +192,14 @@ class DaemonImpl final : public Daemon {
     services_.calls = &calls_;
     services_.watch_hub = watch_hub_.get();
     services_.clock = core::RealClock::Default();
+    if (config_.publish_rate_limit > 0) {
+      publish_limiter_ = std::make_unique<core::RateLimiter>(
+          config_.publish_rate_limit,
+          config_.publish_rate_burst > 0 ? config_.publish_rate_burst
+                                         : config_.publish_rate_limit,
+          core::RealClock::Default());
+      services_.publish_limiter = publish_limiter_.get();
+    }
     match_cache_ = std::make_unique<ingest::MatchCache>(
         store_.get(), core::RealClock::Default(), kMatchCacheMaxAge);
     services_.match_cache = match_cache_.get();
@@ -217,6 +286,11 @@ class DaemonImpl final : public Daemon {
         static_cast<int>(
             absl::ToInt64Milliseconds(config_.keepalive_permit_time)));
     builder.SetMaxReceiveMessageSize(config_.max_receive_message_bytes);
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(api::MakeRequestParseInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     builder.RegisterService(event_service_.get());
     builder.RegisterService(policy_service_.get());
     builder.RegisterService(delivery_service_.get());
@@ -339,6 +413,7 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<api::Executor> executor_;
   api::CallTracker calls_;
+  std::unique_ptr<core::RateLimiter> publish_limiter_;
   api::ServiceContext services_;
   ingest::IngestMetrics ingest_metrics_;
   std::unique_ptr<ingest::MatchCache> match_cache_;
@@ -354,9 +429,11 @@ class DaemonImpl final : public Daemon {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
-    const common::Config& config, std::optional<std::string> env_admin_token) {
+    const common::Config& config, std::optional<std::string> env_admin_token,
+    std::optional<std::string> env_secret_key) {
   auto daemon = std::make_unique<DaemonImpl>(config);
-  HERALD_RETURN_IF_ERROR(daemon->Init(std::move(env_admin_token)));
+  HERALD_RETURN_IF_ERROR(
+      daemon->Init(std::move(env_admin_token), std::move(env_secret_key)));
   return daemon;
 }
 

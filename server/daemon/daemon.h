@@ -17,11 +17,14 @@ class Daemon {
  public:
   // Takes the data-directory lock, opens the store (running migrations),
   // seeds settings, makes sure an admin token exists, and starts serving.
-  // `env_admin_token` is HERALD_ADMIN_TOKEN when set. Errors say what went
-  // wrong (port taken, data directory in use, bad TLS files, ...).
+  // `env_admin_token` is HERALD_ADMIN_TOKEN and `env_secret_key`
+  // HERALD_SECRET_KEY when set. Errors say what went wrong (port taken,
+  // data directory in use, bad TLS files, a secret key that is missing or
+  // does not open the stored secrets, ...).
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       const common::Config& config,
-      std::optional<std::string> env_admin_token);
+      std::optional<std::string> env_admin_token,
+      std::optional<std::string> env_secret_key = std::nullopt);
 
   virtual ~Daemon() = default;
 

@@ -118,6 +118,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     (name == "postgres_dsn" ? config->postgres_dsn : value));
   }
   absl::StatusOr<herald::common::Config> again = Load(flags);
+  if (!again.ok()) {
+    std::fprintf(stderr, "reloading from flags failed: %s\n",
+                 std::string(again.status().message()).c_str());
+  }
   Check(again.ok(), "a loaded configuration loads again from its flags");
   return 0;
 }

@@ -34,6 +34,7 @@ const (
 	ReasonRateLimited       = "RATE_LIMITED"        // RESOURCE_EXHAUSTED
 	ReasonInternal          = "INTERNAL"            // INTERNAL
 	ReasonConsumerTooSlow   = "CONSUMER_TOO_SLOW"   // UNAVAILABLE: resume from the last cursor
+	ReasonMalformedRequest  = "MALFORMED_REQUEST"   // INVALID_ARGUMENT: the request bytes did not parse
 )
 
 // FieldViolation names one invalid field of a request, from the

@@ -70,6 +70,10 @@ const (
 	// A watcher fell too far behind and must resume from its cursor
 	// (UNAVAILABLE).
 	ErrorReason_ERROR_REASON_CONSUMER_TOO_SLOW ErrorReason = 16
+	// The request bytes are not a valid message of the RPC's request type:
+	// malformed protobuf, invalid UTF-8 in a string field, or nesting deeper
+	// than protobuf's limit of 100; metadata "method" (INVALID_ARGUMENT).
+	ErrorReason_ERROR_REASON_MALFORMED_REQUEST ErrorReason = 17
 )
 
 // Enum value maps for ErrorReason.
@@ -92,6 +96,7 @@ var (
 		14: "ERROR_REASON_RATE_LIMITED",
 		15: "ERROR_REASON_INTERNAL",
 		16: "ERROR_REASON_CONSUMER_TOO_SLOW",
+		17: "ERROR_REASON_MALFORMED_REQUEST",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -111,6 +116,7 @@ var (
 		"ERROR_REASON_RATE_LIMITED":        14,
 		"ERROR_REASON_INTERNAL":            15,
 		"ERROR_REASON_CONSUMER_TOO_SLOW":   16,
+		"ERROR_REASON_MALFORMED_REQUEST":   17,
 	}
 )
 
@@ -145,7 +151,7 @@ var File_herald_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_herald_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"\x1cherald/v1/error_reason.proto\x12\therald.v1*\xb8\x04\n" +
+	"\x1cherald/v1/error_reason.proto\x12\therald.v1*\xdc\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n" +
@@ -164,7 +170,8 @@ const file_herald_v1_error_reason_proto_rawDesc = "" +
 	"\x1bERROR_REASON_CURSOR_EXPIRED\x10\r\x12\x1d\n" +
 	"\x19ERROR_REASON_RATE_LIMITED\x10\x0e\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\x0f\x12\"\n" +
-	"\x1eERROR_REASON_CONSUMER_TOO_SLOW\x10\x10BF\n" +
+	"\x1eERROR_REASON_CONSUMER_TOO_SLOW\x10\x10\x12\"\n" +
+	"\x1eERROR_REASON_MALFORMED_REQUEST\x10\x11BF\n" +
 	"\rdev.herald.v1P\x01Z3github.com/heraldhq/herald/sdk/go/heraldv1;heraldv1b\x06proto3"
 
 var (

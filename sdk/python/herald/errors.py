@@ -59,6 +59,7 @@ __all__ = [
     "TaskNotFinal",
     "CursorExpired",
     "RateLimited",
+    "MalformedRequest",
     "from_rpc_error",
     "from_status",
 ]
@@ -266,6 +267,10 @@ class RateLimited(ResourceExhausted):
     """The token's publish rate limit was hit (RATE_LIMITED)."""
 
 
+class MalformedRequest(InvalidArgument):
+    """The request bytes did not parse as the RPC's request type (MALFORMED_REQUEST)."""
+
+
 _BY_CODE: Dict[grpc.StatusCode, Type[HeraldError]] = {
     cls.grpc_code: cls
     for cls in (Cancelled, Unknown, InvalidArgument, DeadlineExceeded, NotFound,
@@ -289,6 +294,7 @@ _BY_REASON: Dict[str, Type[HeraldError]] = {
     "TASK_NOT_FINAL": TaskNotFinal,
     "CURSOR_EXPIRED": CursorExpired,
     "RATE_LIMITED": RateLimited,
+    "MALFORMED_REQUEST": MalformedRequest,
 }
 
 

@@ -1,10 +1,12 @@
 #include "server/store/sqlite/codec.h"
 
 #include <exception>
+#include <stdexcept>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/store/secret_box.h"
 #include "server/store/sqlite/sqlite_db.h"
 
 namespace herald::store::sqlite {
@@ -122,13 +124,27 @@ bool AppendJsonString(std::string& out, absl::string_view s) {
 }
 
 // Writes the target object directly (no DOM): it is encoded once per
-// delivery on the publish path. DecodeTarget reads it with nlohmann.
-bool AppendTarget(std::string& out, const core::Target& t) {
+// delivery on the publish path. DecodeTarget reads it with nlohmann. With
+// `secrets`, the auth_header and the signing secrets are sealed (a failure
+// to seal is reported as `sealed` = false).
+bool AppendTarget(std::string& out, const core::Target& t,
+                  const SecretBox* secrets, absl::Status* sealed) {
   bool ok = true;
   auto field = [&](absl::string_view key, absl::string_view value) {
     out.push_back(',');
     out.append("\"").append(key.data(), key.size()).append("\":");
     ok = AppendJsonString(out, value) && ok;
+  };
+  auto secret = [&](absl::string_view key, const std::string& value) {
+    if (secrets == nullptr || value.empty()) return field(key, value);
+    std::string scratch;  // the same UTF-8 rule as for plaintext values
+    if (!AppendJsonString(scratch, value)) ok = false;
+    absl::StatusOr<std::string> s = secrets->Seal(value);
+    if (!s.ok()) {
+      *sealed = s.status();
+      return field(key, "");
+    }
+    field(key, *s);
   };
   auto flag = [&](absl::string_view key, bool value) {
     out.append(",\"").append(key.data(), key.size()).append("\":");
@@ -137,11 +153,11 @@ bool AppendTarget(std::string& out, const core::Target& t) {
   out.append("{\"type\":");
   AppendJsonString(out, TargetTypeName(t.type));
   field("address", t.address);
-  field("auth_header", t.auth_header);
+  secret("auth_header", t.auth_header);
   flag("skip_cert_verify", t.skip_cert_verify);
   field("payload_format", FormatName(t.payload_format));
-  field("signing_secret", t.signing_secret);
-  field("previous_signing_secret", t.previous_signing_secret);
+  secret("signing_secret", t.signing_secret);
+  secret("previous_signing_secret", t.previous_signing_secret);
   out.append(",\"previous_secret_expire_time_us\":");
   out.append(std::to_string(TimeToMicros(t.previous_secret_expire_time)));
   out.append(",\"headers\":[");
@@ -165,15 +181,31 @@ absl::Status NotUtf8(absl::string_view what) {
       absl::StrCat(what, " contains text that is not valid UTF-8"));
 }
 
-core::Target TargetFrom(const json& j) {
+// A secret field: opened with `secrets`; a sealed value without a
+// SecretBox, or one that does not open, throws (mapped to an error status).
+std::string SecretFrom(const json& j, const char* key,
+                       const SecretBox* secrets) {
+  std::string stored = j.value(key, std::string());
+  if (!SecretBox::IsSealed(stored)) return stored;
+  if (secrets == nullptr) {
+    throw std::runtime_error(
+        "a secret is encrypted but no secret key was configured");
+  }
+  absl::StatusOr<std::string> plain = secrets->Open(stored);
+  if (!plain.ok()) throw std::runtime_error(std::string(plain.status().message()));
+  return *std::move(plain);
+}
+
+core::Target TargetFrom(const json& j, const SecretBox* secrets) {
   core::Target t;
   t.type = ParseTargetType(j.value("type", std::string("HTTP")));
   t.address = j.value("address", std::string());
-  t.auth_header = j.value("auth_header", std::string());
+  t.auth_header = SecretFrom(j, "auth_header", secrets);
   t.skip_cert_verify = j.value("skip_cert_verify", false);
   t.payload_format = ParseFormat(j.value("payload_format", std::string()));
-  t.signing_secret = j.value("signing_secret", std::string());
-  t.previous_signing_secret = j.value("previous_signing_secret", std::string());
+  t.signing_secret = SecretFrom(j, "signing_secret", secrets);
+  t.previous_signing_secret =
+      SecretFrom(j, "previous_signing_secret", secrets);
   t.previous_secret_expire_time = MicrosToTime(j.value(
       "previous_secret_expire_time_us", TimeToMicros(absl::InfinitePast())));
   if (auto it = j.find("headers"); it != j.end()) {
@@ -195,32 +227,42 @@ std::vector<std::string> Strings(const json& j, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeTarget(const core::Target& target) {
+absl::StatusOr<std::string> EncodeTarget(const core::Target& target,
+                                         const SecretBox* secrets) {
   std::string out;
   out.reserve(256 + target.address.size() + target.ca_bundle_pem.size());
-  if (!AppendTarget(out, target)) return NotUtf8("the target");
+  absl::Status sealed;
+  if (!AppendTarget(out, target, secrets, &sealed)) return NotUtf8("the target");
+  if (!sealed.ok()) return sealed;
   return out;
 }
 
-absl::StatusOr<core::Target> DecodeTarget(absl::string_view text) {
-  return Parse(text, "target", [](const json& j) { return TargetFrom(j); });
+absl::StatusOr<core::Target> DecodeTarget(absl::string_view text,
+                                          const SecretBox* secrets) {
+  return Parse(text, "target",
+               [secrets](const json& j) { return TargetFrom(j, secrets); });
 }
 
 absl::StatusOr<std::string> EncodeTargets(
-    const std::vector<core::Target>& targets) {
+    const std::vector<core::Target>& targets, const SecretBox* secrets) {
   std::string out = "[";
+  absl::Status sealed;
   for (size_t i = 0; i < targets.size(); ++i) {
     if (i > 0) out.push_back(',');
-    if (!AppendTarget(out, targets[i])) return NotUtf8("a target");
+    if (!AppendTarget(out, targets[i], secrets, &sealed)) {
+      return NotUtf8("a target");
+    }
   }
+  if (!sealed.ok()) return sealed;
   out.push_back(']');
   return out;
 }
 
-absl::StatusOr<std::vector<core::Target>> DecodeTargets(absl::string_view text) {
-  return Parse(text, "targets", [](const json& j) {
+absl::StatusOr<std::vector<core::Target>> DecodeTargets(
+    absl::string_view text, const SecretBox* secrets) {
+  return Parse(text, "targets", [secrets](const json& j) {
     std::vector<core::Target> targets;
-    for (const json& t : j) targets.push_back(TargetFrom(t));
+    for (const json& t : j) targets.push_back(TargetFrom(t, secrets));
     return targets;
   });
 }

@@ -145,7 +145,8 @@ constexpr absl::string_view kClaimedSelect =
     "WHERE t.id = ?1 AND t.status = 'Running' AND t.lease_owner = ?2 "
     "AND t.run_count = ?3";
 
-absl::StatusOr<ClaimedTask> ClaimedFromRow(const Statement& s) {
+absl::StatusOr<ClaimedTask> ClaimedFromRow(const Statement& s,
+                                           const SecretBox* secrets) {
   ClaimedTask out;
   STORE_ASSIGN_OR_RETURN(out.task, TaskAt(s, 0));
   core::Execution& e = out.execution;
@@ -159,7 +160,7 @@ absl::StatusOr<ClaimedTask> ClaimedFromRow(const Statement& s) {
           : core::VendorType::kWebhook;
   e.event_type = s.Text(17);
   e.target_index = s.Int(18);
-  STORE_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(s.Text(19)));
+  STORE_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(s.Text(19), secrets));
   e.payload = s.Blob(20);
   e.content_type = s.Text(21);
   e.webhook_id = s.Text(22);
@@ -411,7 +412,7 @@ absl::StatusOr<std::vector<ClaimedTask>> SqliteStore::ClaimTasks(
       s.Bind(1, lease.task_id).Bind(2, o.owner).Bind(3, lease.run_count);
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) continue;
-      STORE_ASSIGN_OR_RETURN(ClaimedTask t, ClaimedFromRow(s));
+      STORE_ASSIGN_OR_RETURN(ClaimedTask t, ClaimedFromRow(s, options_.secrets.get()));
       claimed.push_back(std::move(t));
     }
     return absl::OkStatus();

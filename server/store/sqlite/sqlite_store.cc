@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "server/store/secret_box.h"
 #include "server/store/sqlite/codec.h"
 #include "server/store/sqlite/delivery_sql.h"
 #include "server/store/sqlite/migrations.h"
@@ -62,13 +63,14 @@ constexpr absl::string_view kPolicyColumns =
     "p.filters, p.retry_policy, p.enabled, p.creator, p.create_time, "
     "p.update_time";
 
-absl::StatusOr<core::Policy> PolicyFromRow(const Statement& s) {
+absl::StatusOr<core::Policy> PolicyFromRow(const Statement& s,
+                                           const SecretBox* secrets) {
   core::Policy p;
   p.id = s.Int64(0);
   p.project_id = s.Int64(1);
   p.name = s.Text(2);
   p.description = s.Text(3);
-  STORE_ASSIGN_OR_RETURN(p.targets, sqlite::DecodeTargets(s.Text(4)));
+  STORE_ASSIGN_OR_RETURN(p.targets, sqlite::DecodeTargets(s.Text(4), secrets));
   STORE_ASSIGN_OR_RETURN(p.event_types, sqlite::DecodeStrings(s.Text(5)));
   STORE_ASSIGN_OR_RETURN(p.filters, sqlite::DecodeFilters(s.Text(6)));
   STORE_ASSIGN_OR_RETURN(p.retry_policy, sqlite::DecodeRetryPolicy(s.Text(7)));
@@ -113,7 +115,8 @@ constexpr absl::string_view kExecutionSelect =
     "e.webhook_id, e.start_time, t.status, t.end_time "
     "FROM executions e JOIN tasks t ON t.execution_id = e.id";
 
-absl::StatusOr<core::Execution> ExecutionFromRow(const Statement& s) {
+absl::StatusOr<core::Execution> ExecutionFromRow(const Statement& s,
+                                                 const SecretBox* secrets) {
   core::Execution e;
   e.id = s.Int64(0);
   e.event_id = s.Int64(1);
@@ -124,7 +127,7 @@ absl::StatusOr<core::Execution> ExecutionFromRow(const Statement& s) {
                       : core::VendorType::kWebhook;
   e.event_type = s.Text(5);
   e.target_index = s.Int(6);
-  STORE_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(s.Text(7)));
+  STORE_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(s.Text(7), secrets));
   e.payload = s.Blob(8);
   e.content_type = s.Text(9);
   e.webhook_id = s.Text(10);
@@ -179,7 +182,8 @@ struct EncodedPolicy {
   std::string targets, event_types, filters, retry_policy;
 };
 
-absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p) {
+absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p,
+                                           const SecretBox* secrets) {
   if (p.name.empty()) {
     return absl::InvalidArgumentError("a policy needs a name");
   }
@@ -187,7 +191,7 @@ absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p) {
     return absl::InvalidArgumentError("project_id must not be negative");
   }
   EncodedPolicy e;
-  STORE_ASSIGN_OR_RETURN(e.targets, sqlite::EncodeTargets(p.targets));
+  STORE_ASSIGN_OR_RETURN(e.targets, sqlite::EncodeTargets(p.targets, secrets));
   STORE_ASSIGN_OR_RETURN(e.event_types, sqlite::EncodeStrings(p.event_types));
   STORE_ASSIGN_OR_RETURN(e.filters, sqlite::EncodeFilters(p.filters));
   e.retry_policy = sqlite::EncodeRetryPolicy(p.retry_policy);
@@ -573,6 +577,115 @@ size_t SqliteStore::queued_writes_for_test() {
 
 // ---- Open / close ----
 
+namespace {
+
+// Seals, in one transaction on `c`, every auth_header and signing secret
+// still stored in plaintext, and re-seals with the current key those sealed
+// with a previous key (policies.targets and executions.target). Fails with
+// the decoder's error when a stored secret cannot be opened (wrong key).
+// Returns how many rows were rewritten.
+absl::StatusOr<int64_t> SealStoredSecrets(Connection& c, const SecretBox& box) {
+  // Every secret field of a target as the encoder writes it; a row whose
+  // fields are all "" or "enc:v1:..." needs nothing unless keys rotate.
+  constexpr absl::string_view kFields[] = {
+      "\"auth_header\":\"", "\"signing_secret\":\"",
+      "\"previous_signing_secret\":\""};
+  auto needs_work = [&](const std::string& text) {
+    for (absl::string_view f : kFields) {
+      for (size_t at = text.find(f.data(), 0, f.size()); at != std::string::npos;
+           at = text.find(f.data(), at + f.size(), f.size())) {
+        const absl::string_view value =
+            absl::string_view(text).substr(at + f.size());
+        if (value.substr(0, 1) == "\"") continue;  // empty
+        if (!SecretBox::IsSealed(std::string_view(value.data(), value.size()))) {
+          return true;  // plaintext
+        }
+        if (box.has_previous_keys()) {
+          const size_t end = value.find('"');
+          if (box.NeedsRewrap(std::string_view(value.data(), end))) return true;
+        }
+      }
+    }
+    return false;
+  };
+  int64_t rewritten = 0;
+  // Rewritten rows must not leave their plaintext behind in freed space.
+  STORE_RETURN_IF_ERROR(c.QueryInt("PRAGMA secure_delete=ON").status());
+  STORE_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> absl::Status {
+    std::vector<std::pair<int64_t, std::string>> updates;
+    {
+      STORE_ASSIGN_OR_RETURN(Statement s,
+                             c.Prepare("SELECT id, targets FROM policies"));
+      while (true) {
+        STORE_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        const std::string text = s.Text(1);
+        // Decoding also proves that the box opens what is sealed.
+        STORE_ASSIGN_OR_RETURN(std::vector<core::Target> targets,
+                               sqlite::DecodeTargets(text, &box));
+        if (!needs_work(text)) continue;
+        STORE_ASSIGN_OR_RETURN(std::string sealed,
+                               sqlite::EncodeTargets(targets, &box));
+        updates.emplace_back(s.Int64(0), std::move(sealed));
+      }
+    }
+    for (auto& [id, text] : updates) {
+      STORE_ASSIGN_OR_RETURN(
+          Statement u, c.Prepare("UPDATE policies SET targets = ?2 WHERE id = ?1"));
+      u.Bind(1, id).Bind(2, text);
+      STORE_RETURN_IF_ERROR(u.Run());
+    }
+    rewritten += static_cast<int64_t>(updates.size());
+    updates.clear();
+    {
+      // Only rows with a non-empty secret can need work.
+      STORE_ASSIGN_OR_RETURN(
+          Statement s,
+          c.Prepare("SELECT id, target FROM executions WHERE "
+                    "instr(target, '\"auth_header\":\"\"') = 0 OR "
+                    "instr(target, '\"signing_secret\":\"\"') = 0 OR "
+                    "instr(target, '\"previous_signing_secret\":\"\"') = 0"));
+      while (true) {
+        STORE_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        const std::string text = s.Text(1);
+        if (!needs_work(text)) continue;
+        STORE_ASSIGN_OR_RETURN(core::Target target,
+                               sqlite::DecodeTarget(text, &box));
+        STORE_ASSIGN_OR_RETURN(std::string sealed,
+                               sqlite::EncodeTarget(target, &box));
+        updates.emplace_back(s.Int64(0), std::move(sealed));
+      }
+    }
+    for (auto& [id, text] : updates) {
+      STORE_ASSIGN_OR_RETURN(
+          Statement u,
+          c.Prepare("UPDATE executions SET target = ?2 WHERE id = ?1"));
+      u.Bind(1, id).Bind(2, text);
+      STORE_RETURN_IF_ERROR(u.Run());
+    }
+    rewritten += static_cast<int64_t>(updates.size());
+    return absl::OkStatus();
+  };
+  absl::Status status = body();
+  if (!status.ok()) {
+    c.Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+  STORE_RETURN_IF_ERROR(c.Exec("COMMIT"));
+  STORE_RETURN_IF_ERROR(c.QueryInt("PRAGMA secure_delete=OFF").status());
+  if (rewritten > 0) {
+    // The old plaintext may still sit in WAL frames: copy everything into
+    // the database file and empty the WAL.
+    STORE_RETURN_IF_ERROR(
+        c.QueryInt("PRAGMA wal_checkpoint(TRUNCATE)").status());
+  }
+  return rewritten;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const SqliteOptions& options) {
   if (options.path.empty() || options.path == ":memory:" ||
@@ -623,6 +736,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
                            Connection::Open(options.path, read));
     readers.push_back(std::move(reader));
   }
+  int64_t resealed = 0;
+  if (options.secrets != nullptr) {
+    STORE_ASSIGN_OR_RETURN(resealed, SealStoredSecrets(*writer, *options.secrets));
+  }
   std::unique_ptr<Connection> checkpointer;
   if (options.checkpoint_wal_pages > 0) {
     Connection::OpenOptions ckpt;
@@ -633,9 +750,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     STORE_RETURN_IF_ERROR(
         checkpointer->QueryInt("SELECT count(*) FROM sqlite_schema").status());
   }
-  return std::unique_ptr<SqliteStore>(
+  std::unique_ptr<SqliteStore> store(
       new SqliteStore(options, std::move(writer), std::move(readers),
                       std::move(checkpointer)));
+  store->secrets_resealed_ = resealed;
+  return store;
 }
 
 SqliteStore::SqliteStore(SqliteOptions options,
@@ -689,13 +808,13 @@ absl::StatusOr<core::Policy> SqliteStore::LoadPolicy(Connection& c,
   s.Bind(1, id);
   STORE_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return NotFound("policy", id);
-  return PolicyFromRow(s);
+  return PolicyFromRow(s, options_.secrets.get());
 }
 
 absl::StatusOr<core::Policy> SqliteStore::CreatePolicy(
     const core::Policy& policy, const std::string& idempotency_scope,
     const std::string& request_id) {
-  STORE_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy));
+  STORE_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy, options_.secrets.get()));
   return Write<core::Policy>(
       [this, policy, enc = std::move(enc), idempotency_scope,
        request_id](Connection& c) -> absl::StatusOr<core::Policy> {
@@ -803,7 +922,7 @@ absl::StatusOr<PolicyList> SqliteStore::ListPolicies(const PolicyQuery& q) {
     while (true) {
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      STORE_ASSIGN_OR_RETURN(core::Policy p, PolicyFromRow(s));
+      STORE_ASSIGN_OR_RETURN(core::Policy p, PolicyFromRow(s, options_.secrets.get()));
       list.policies.push_back(std::move(p));
     }
     return list;
@@ -813,7 +932,7 @@ absl::StatusOr<PolicyList> SqliteStore::ListPolicies(const PolicyQuery& q) {
 absl::StatusOr<core::Policy> SqliteStore::UpdatePolicy(
     const core::Policy& policy) {
   if (policy.id <= 0) return NotFound("policy", policy.id);
-  STORE_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy));
+  STORE_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy, options_.secrets.get()));
   return Write<core::Policy>(
       [this, policy,
        enc = std::move(enc)](Connection& c) -> absl::StatusOr<core::Policy> {
@@ -1157,7 +1276,7 @@ void SqliteStore::CommitEventsAsync(
       if (!status.ok()) break;
       status = ValidateDelivery(d);
       if (!status.ok()) break;
-      absl::StatusOr<std::string> target = sqlite::EncodeTarget(d.target);
+      absl::StatusOr<std::string> target = sqlite::EncodeTarget(d.target, options_.secrets.get());
       if (!target.ok()) {
         status = target.status();
         break;
@@ -1263,7 +1382,7 @@ absl::StatusOr<ExecutionList> SqliteStore::ListExecutions(
     while (true) {
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      STORE_ASSIGN_OR_RETURN(core::Execution e, ExecutionFromRow(s));
+      STORE_ASSIGN_OR_RETURN(core::Execution e, ExecutionFromRow(s, options_.secrets.get()));
       list.executions.push_back(std::move(e));
     }
     return list;
@@ -1278,7 +1397,7 @@ absl::StatusOr<core::Execution> SqliteStore::GetExecution(int64_t id) {
     s.Bind(1, id);
     STORE_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound("execution", id);
-    return ExecutionFromRow(s);
+    return ExecutionFromRow(s, options_.secrets.get());
   });
 }
 

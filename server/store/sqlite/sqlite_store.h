@@ -73,6 +73,8 @@ class Connection;
 
 namespace herald::store {
 
+class SecretBox;
+
 struct SqliteOptions {
   // Required. Path of the database file; created (with its -wal and -shm
   // companions) when missing. ":memory:" and "" are refused: every
@@ -108,6 +110,14 @@ struct SqliteOptions {
   // the WAL file start over, or at once if the WAL reaches 8x this size.
   // 0 = SQLite's default: the committing writer checkpoints at 1000 pages.
   int checkpoint_wal_pages = 1000;
+
+  // Encryption at rest of targets' auth_header and signing secrets
+  // (server/store/secret_box.h). nullptr stores them as given. With a box,
+  // Open() also seals every secret still stored in plaintext (written
+  // before encryption was enabled) and re-seals, with the current key,
+  // every one sealed with a previous key; and it fails with kDataLoss when
+  // the stored secrets were sealed with a key the box does not hold.
+  std::shared_ptr<const SecretBox> secrets;
 };
 
 class SqliteStore final : public Store {
@@ -124,6 +134,10 @@ class SqliteStore final : public Store {
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // How many stored targets Open() sealed or re-sealed (see
+  // SqliteOptions::secrets), for the start-up log.
+  int64_t secrets_resealed() const { return secrets_resealed_; }
 
   // ---- Store ----
   absl::StatusOr<core::Policy> CreatePolicy(
@@ -271,6 +285,7 @@ class SqliteStore final : public Store {
 
   const SqliteOptions options_;
   const std::shared_ptr<core::Clock> clock_;
+  int64_t secrets_resealed_ = 0;  // set once by Open()
 
   // Used only by writer_thread_ (and by Submit calls made on that thread).
   const std::unique_ptr<sqlite::Connection> writer_;

@@ -101,6 +101,33 @@ TEST_F(ConfigTest, AdminTokenFileFollowsDataDirUnlessSet) {
             "/run/t");
 }
 
+TEST_F(ConfigTest, SecretKeyFileFollowsDataDirUnlessSet) {
+  absl::StatusOr<Config> c = Load({"--data_dir=/srv/herald"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->secret_key_file, "/srv/herald/secret.key");
+  EXPECT_TRUE(c->secret_key_file_is_default);
+  EXPECT_EQ(c->secret_key_previous_file, "");
+  env_["HERALD_SECRET_KEY_FILE"] = "/run/keys/herald";
+  c = Load({"--secret_key_previous_file=/run/keys/old"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->secret_key_file, "/run/keys/herald");
+  EXPECT_FALSE(c->secret_key_file_is_default);
+  EXPECT_EQ(c->secret_key_previous_file, "/run/keys/old");
+}
+
+TEST_F(ConfigTest, PublishRateLimitIsOffByDefaultAndBounded) {
+  absl::StatusOr<Config> c = Load({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->publish_rate_limit, 0);
+  EXPECT_EQ(c->publish_rate_burst, 0);
+  c = Load({"--publish_rate_limit=500", "--publish_rate_burst=2000"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->publish_rate_limit, 500);
+  EXPECT_EQ(c->publish_rate_burst, 2000);
+  EXPECT_THAT(Error({"--publish_rate_limit=-1"}),
+              AllOf(HasSubstr("publish_rate_limit"), HasSubstr("from 0 to")));
+}
+
 // ---- precedence -----------------------------------------------------------
 
 TEST_F(ConfigTest, FlagsBeatEnvironmentBeatsFileBeatsDefaults) {
@@ -507,6 +534,20 @@ TEST_F(ConfigTest, FileBadValueNamesFileLineAndType) {
             HasSubstr("expected a duration")));
 }
 
+TEST_F(ConfigTest, ControlCharactersAreRefusedInEveryValue) {
+  const std::string path = File(std::string("listen_address = \x01\0 0.0.0.0:7070\n", 33));
+  EXPECT_THAT(Error({"--config=" + path}),
+              AllOf(HasSubstr("listen_address from " + path + ":1"),
+                    HasSubstr("without control characters")));
+  env_["HERALD_DATA_DIR"] = "/var/lib/\x1b[31mherald";
+  EXPECT_THAT(Error({}), HasSubstr("HERALD_DATA_DIR"));
+  env_.clear();
+  EXPECT_THAT(Error({"--log_level=info\r"}),
+              HasSubstr("without control characters"));
+  // A tab is not refused by this rule.
+  EXPECT_TRUE(Load({"--data_dir=/tmp/a\tb"}).ok());
+}
+
 TEST_F(ConfigTest, FileRangeErrorNamesFileAndLine) {
   const std::string path = File("worker_threads = 0\n");
   EXPECT_THAT(Error({"--config=" + path}),
@@ -563,7 +604,8 @@ TEST(MarkdownTableTest, OneRowPerOptionPlusExtras) {
   const std::vector<std::string> rows =
       absl::StrSplit(table, '\n', absl::SkipEmpty());
   const auto options = DescribeConfig(Config{});
-  ASSERT_EQ(rows.size(), 2 + options.size() + 2);
+  // Extras: --config / HERALD_CONFIG, HERALD_ADMIN_TOKEN, HERALD_SECRET_KEY.
+  ASSERT_EQ(rows.size(), 2 + options.size() + 3);
   EXPECT_EQ(rows[0], "| Option | Environment | Type | Default | Description |");
   for (size_t i = 0; i < options.size(); ++i) {
     EXPECT_THAT(rows[2 + i], HasSubstr("| `" + options[i].first + "` |"));

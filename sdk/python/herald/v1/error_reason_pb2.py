@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cherald/v1/error_reason.proto\x12\therald.v1*\xb8\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\x02\x12!\n\x1d\x45RROR_REASON_ROLE_NOT_ALLOWED\x10\x03\x12$\n ERROR_REASON_PROJECT_NOT_ALLOWED\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x07\x12\x1b\n\x17\x45RROR_REASON_NAME_TAKEN\x10\x08\x12\"\n\x1e\x45RROR_REASON_STORE_UNAVAILABLE\x10\t\x12\x1e\n\x1a\x45RROR_REASON_SHUTTING_DOWN\x10\n\x12 \n\x1c\x45RROR_REASON_NOT_IMPLEMENTED\x10\x0b\x12\x1f\n\x1b\x45RROR_REASON_TASK_NOT_FINAL\x10\x0c\x12\x1f\n\x1b\x45RROR_REASON_CURSOR_EXPIRED\x10\r\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x0e\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0f\x12\"\n\x1e\x45RROR_REASON_CONSUMER_TOO_SLOW\x10\x10\x42\x46\n\rdev.herald.v1P\x01Z3github.com/heraldhq/herald/sdk/go/heraldv1;heraldv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cherald/v1/error_reason.proto\x12\therald.v1*\xdc\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\x02\x12!\n\x1d\x45RROR_REASON_ROLE_NOT_ALLOWED\x10\x03\x12$\n ERROR_REASON_PROJECT_NOT_ALLOWED\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x07\x12\x1b\n\x17\x45RROR_REASON_NAME_TAKEN\x10\x08\x12\"\n\x1e\x45RROR_REASON_STORE_UNAVAILABLE\x10\t\x12\x1e\n\x1a\x45RROR_REASON_SHUTTING_DOWN\x10\n\x12 \n\x1c\x45RROR_REASON_NOT_IMPLEMENTED\x10\x0b\x12\x1f\n\x1b\x45RROR_REASON_TASK_NOT_FINAL\x10\x0c\x12\x1f\n\x1b\x45RROR_REASON_CURSOR_EXPIRED\x10\r\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x0e\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0f\x12\"\n\x1e\x45RROR_REASON_CONSUMER_TOO_SLOW\x10\x10\x12\"\n\x1e\x45RROR_REASON_MALFORMED_REQUEST\x10\x11\x42\x46\n\rdev.herald.v1P\x01Z3github.com/heraldhq/herald/sdk/go/heraldv1;heraldv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.herald.v1P\001Z3github.com/heraldhq/herald/sdk/go/heraldv1;heraldv1'
   _globals['_ERRORREASON']._serialized_start=44
-  _globals['_ERRORREASON']._serialized_end=612
+  _globals['_ERRORREASON']._serialized_end=648
 # @@protoc_insertion_point(module_scope)

@@ -68,6 +68,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """A watcher fell too far behind and must resume from its cursor
     (UNAVAILABLE).
     """
+    ERROR_REASON_MALFORMED_REQUEST: _ErrorReason.ValueType  # 17
+    """The request bytes are not a valid message of the RPC's request type:
+    malformed protobuf, invalid UTF-8 in a string field, or nesting deeper
+    than protobuf's limit of 100; metadata "method" (INVALID_ARGUMENT).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the values of google.rpc.ErrorInfo.reason in herald's
@@ -121,5 +126,10 @@ ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 15
 ERROR_REASON_CONSUMER_TOO_SLOW: ErrorReason.ValueType  # 16
 """A watcher fell too far behind and must resume from its cursor
 (UNAVAILABLE).
+"""
+ERROR_REASON_MALFORMED_REQUEST: ErrorReason.ValueType  # 17
+"""The request bytes are not a valid message of the RPC's request type:
+malformed protobuf, invalid UTF-8 in a string field, or nesting deeper
+than protobuf's limit of 100; metadata "method" (INVALID_ARGUMENT).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

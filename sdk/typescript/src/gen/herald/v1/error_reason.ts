@@ -71,6 +71,12 @@ export enum ErrorReason {
    * (UNAVAILABLE).
    */
   ERROR_REASON_CONSUMER_TOO_SLOW = 16,
+  /**
+   * ERROR_REASON_MALFORMED_REQUEST - The request bytes are not a valid message of the RPC's request type:
+   * malformed protobuf, invalid UTF-8 in a string field, or nesting deeper
+   * than protobuf's limit of 100; metadata "method" (INVALID_ARGUMENT).
+   */
+  ERROR_REASON_MALFORMED_REQUEST = 17,
   UNRECOGNIZED = -1,
 }
 
@@ -127,6 +133,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 16:
     case "ERROR_REASON_CONSUMER_TOO_SLOW":
       return ErrorReason.ERROR_REASON_CONSUMER_TOO_SLOW;
+    case 17:
+    case "ERROR_REASON_MALFORMED_REQUEST":
+      return ErrorReason.ERROR_REASON_MALFORMED_REQUEST;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -170,6 +179,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "ERROR_REASON_INTERNAL";
     case ErrorReason.ERROR_REASON_CONSUMER_TOO_SLOW:
       return "ERROR_REASON_CONSUMER_TOO_SLOW";
+    case ErrorReason.ERROR_REASON_MALFORMED_REQUEST:
+      return "ERROR_REASON_MALFORMED_REQUEST";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
