@@ -225,6 +225,20 @@ constexpr absl::string_view kSchemaV4 = R"sql(
 DROP INDEX IF EXISTS tasks_by_next_attempt;
 )sql";
 
+// Version 5: each attempt's log line is appended to tasks.log by the same
+// UPDATE that records the attempt's result, instead of a task_logs row per
+// attempt (an insert into a second table and its index, and an
+// AUTOINCREMENT counter update, on every delivery). Lines are stored with
+// their trailing newline. task_logs keeps the lines written before this
+// version; GetTaskLog returns those first, then tasks.log.
+// task_updates_by_time goes too: every task change paid for an entry in it,
+// and TrimTaskUpdates finds the cut by scanning the log from its oldest
+// row (seq order is time order) instead.
+constexpr absl::string_view kSchemaV5 = R"sql(
+ALTER TABLE tasks ADD COLUMN log TEXT NOT NULL DEFAULT '';
+DROP INDEX IF EXISTS task_updates_by_time;
+)sql";
+
 // Turns the first failure reading the file into the documented codes.
 absl::Status OpenError(Connection& conn, const absl::Status& status,
                        absl::string_view path) {
@@ -243,6 +257,7 @@ const std::vector<Migration>& Migrations() {
       {2, "delivery claims", kSchemaV2},
       {3, "task update log", kSchemaV3},
       {4, "drop the unused next-attempt index", kSchemaV4},
+      {5, "attempt log lines in the task row, no update-log time index", kSchemaV5},
   };
   return *migrations;
 }

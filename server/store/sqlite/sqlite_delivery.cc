@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -145,8 +146,17 @@ constexpr absl::string_view kClaimedSelect =
     "WHERE t.id = ?1 AND t.status = 'Running' AND t.lease_owner = ?2 "
     "AND t.run_count = ?3";
 
+// Decoded targets and retry policies by their stored text, for one claim:
+// the tasks of a batch mostly share a few of each, and decoding (JSON, and
+// unsealing secrets) would otherwise run once per task.
+struct DecodeCache {
+  std::map<std::string, core::Target, std::less<>> targets;
+  std::map<std::string, core::RetryPolicy, std::less<>> retry_policies;
+};
+
 absl::StatusOr<ClaimedTask> ClaimedFromRow(const Statement& s,
-                                           const SecretBox* secrets) {
+                                           const SecretBox* secrets,
+                                           DecodeCache& cache) {
   ClaimedTask out;
   STORE_ASSIGN_OR_RETURN(out.task, TaskAt(s, 0));
   core::Execution& e = out.execution;
@@ -160,15 +170,33 @@ absl::StatusOr<ClaimedTask> ClaimedFromRow(const Statement& s,
           : core::VendorType::kWebhook;
   e.event_type = s.Text(17);
   e.target_index = s.Int(18);
-  STORE_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(s.Text(19), secrets));
+  {
+    std::string text = s.Text(19);
+    auto it = cache.targets.find(text);
+    if (it == cache.targets.end()) {
+      STORE_ASSIGN_OR_RETURN(core::Target target,
+                             sqlite::DecodeTarget(text, secrets));
+      it = cache.targets.emplace(std::move(text), std::move(target)).first;
+    }
+    e.target = it->second;
+  }
   e.payload = s.Blob(20);
   e.content_type = s.Text(21);
   e.webhook_id = s.Text(22);
   e.start_time = MicrosToTime(s.Int64(23));
   e.status = out.task.status;
   e.end_time = out.task.end_time;
-  STORE_ASSIGN_OR_RETURN(out.retry_policy,
-                         sqlite::DecodeRetryPolicy(s.Text(24)));
+  {
+    std::string text = s.Text(24);
+    auto it = cache.retry_policies.find(text);
+    if (it == cache.retry_policies.end()) {
+      STORE_ASSIGN_OR_RETURN(core::RetryPolicy policy,
+                             sqlite::DecodeRetryPolicy(text));
+      it = cache.retry_policies.emplace(std::move(text), std::move(policy))
+               .first;
+    }
+    out.retry_policy = it->second;
+  }
   out.endpoint = s.Text(25);
   out.lease_expire_time = MicrosToTime(s.Int64(26));
   return out;
@@ -179,15 +207,91 @@ struct Candidate {
   int64_t due;
 };
 
+// The text appended to tasks.log for a line (schema v5): the line and its
+// newline, or nothing for "".
+std::string LogEntry(const std::string& line) {
+  return line.empty() ? std::string() : absl::StrCat(line, "\n");
+}
+
 // Appends the log line of a task (no-op for "").
-absl::Status AppendLog(Connection& c, int64_t task_id, int64_t now_us,
+absl::Status AppendLog(Connection& c, int64_t task_id,
                        const std::string& line) {
   if (line.empty()) return absl::OkStatus();
   STORE_ASSIGN_OR_RETURN(
-      Statement s, c.Prepare("INSERT INTO task_logs (task_id, create_time, "
-                             "line) VALUES (?1, ?2, ?3)"));
-  return s.Bind(1, task_id).Bind(2, now_us).Bind(3, line).Run();
+      Statement s, c.Prepare("UPDATE tasks SET log = log || ?2 WHERE id = ?1"));
+  return s.Bind(1, task_id).Bind(2, LogEntry(line)).Run();
 }
+
+// Appends `v` as a JSON string for json_each: quotes, backslashes and
+// control characters escaped, every other byte verbatim (SQLite's JSON
+// functions pass them through unchanged).
+void AppendJsonText(std::string& out, absl::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+}
+
+// The results of one CompleteTasks call as one JSON array for
+// kCompleteBatchSql: [task_id, run_count, outcome (0 success, 1 retry,
+// 2 failed), next attempt (us, retries), response code, error, log entry].
+std::string ResultsJson(const std::vector<TaskResult>& results) {
+  std::string out = "[";
+  for (const TaskResult& r : results) {
+    if (out.size() > 1) out.push_back(',');
+    int outcome = 2;
+    int64_t next = 0;
+    switch (r.outcome) {
+      case TaskResult::Outcome::kSuccess: outcome = 0; break;
+      case TaskResult::Outcome::kRetry:
+        outcome = 1;
+        next = TimeToMicros(r.next_attempt_time);
+        break;
+      case TaskResult::Outcome::kFailed: break;
+    }
+    absl::StrAppend(&out, "[", r.task_id, ",", r.run_count, ",", outcome, ",",
+                    next, ",", r.response_code, ",");
+    AppendJsonText(out, r.error);
+    out.push_back(',');
+    AppendJsonText(out, LogEntry(r.log_line));
+    out.push_back(']');
+  }
+  out.push_back(']');
+  return out;
+}
+
+// Every result of a batch in one statement: SQLite opens a statement
+// journal (a savepoint) around each statement that fires a trigger, and
+// with one UPDATE per task that bookkeeping cost more than the updates.
+// The same columns and lease check as ApplyResult; RETURNING names the
+// tasks whose lease still matched.
+constexpr absl::string_view kCompleteBatchSql =
+    "UPDATE tasks SET "
+    "status = CASE r.outcome WHEN 0 THEN ?4 ELSE ?5 END, "
+    "next_attempt_time = CASE r.outcome WHEN 1 THEN r.next ELSE ?6 END, "
+    "due_time = CASE r.outcome WHEN 1 THEN r.next ELSE NULL END, "
+    "last_response_code = r.code, last_error = r.error, "
+    "end_time = CASE r.outcome WHEN 1 THEN ?7 ELSE ?2 END, "
+    "update_time = ?2, lease_owner = NULL, lease_expire_time = NULL, "
+    "log = tasks.log || r.log "
+    "FROM (SELECT value->>0 AS id, value->>1 AS run_count, "
+    "value->>2 AS outcome, value->>3 AS next, value->>4 AS code, "
+    "value->>5 AS error, value->>6 AS log FROM json_each(?1)) AS r "
+    "WHERE tasks.id = r.id AND tasks.status = 'Running' "
+    "AND tasks.lease_owner = ?3 AND tasks.run_count = r.run_count "
+    "RETURNING tasks.id";
 
 absl::Status ValidateResult(const TaskResult& r) {
   if (r.task_id <= 0) {
@@ -226,7 +330,7 @@ absl::Status ApplyResult(Connection& c, const std::string& owner,
       c.Prepare("UPDATE tasks SET status = ?1, next_attempt_time = ?2, "
                 "due_time = ?3, last_response_code = ?4, last_error = ?5, "
                 "end_time = ?6, update_time = ?7, lease_owner = NULL, "
-                "lease_expire_time = NULL "
+                "lease_expire_time = NULL, log = log || ?11 "
                 "WHERE id = ?8 AND status = 'Running' AND lease_owner = ?9 "
                 "AND run_count = ?10"));
   s.Bind(1, StatusText(status)).Bind(2, next);
@@ -241,10 +345,10 @@ absl::Status ApplyResult(Connection& c, const std::string& owner,
       .Bind(7, now_us)
       .Bind(8, r.task_id)
       .Bind(9, owner)
-      .Bind(10, r.run_count);
+      .Bind(10, r.run_count)
+      .Bind(11, LogEntry(r.log_line));
   STORE_RETURN_IF_ERROR(s.Run());
   applied = c.changes() == 1;
-  if (applied) STORE_RETURN_IF_ERROR(AppendLog(c, r.task_id, now_us, r.log_line));
   return absl::OkStatus();
 }
 
@@ -280,7 +384,7 @@ absl::Status ApplyRedelivery(Connection& c, const Redelivery& r,
                             .Bind(3, now_us)
                             .Bind(4, kNever)
                             .Run());
-  return AppendLog(c, r.task_id, now_us,
+  return AppendLog(c, r.task_id,
                    absl::StrCat(FormatLogTime(now),
                                 " redelivery requested: new cycle of ",
                                 r.max_attempts, " attempt",
@@ -366,40 +470,51 @@ absl::StatusOr<std::vector<ClaimedTask>> SqliteStore::ClaimTasks(
   }
 
   // 2. Take (writer): each candidate only if it is still due and not ours,
-  // so concurrent claimers never share a task.
+  // so concurrent claimers never share a task. One statement for the batch
+  // (see kCompleteBatchSql for why not one per task).
   const int64_t expire_us = TimeToMicros(now + o.lease);
+  std::string ids = "[";
+  absl::flat_hash_map<int64_t, size_t> order;  // task id -> candidate index
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    absl::StrAppend(&ids, i == 0 ? "" : ",", candidates[i].id);
+    order.emplace(candidates[i].id, i);
+  }
+  ids.push_back(']');
   std::vector<TaskLease> taken;
   STORE_RETURN_IF_ERROR(WriteStatus([&](Connection& c) -> absl::Status {
     taken.clear();
-    for (const Candidate& cand : candidates) {
-      STORE_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare(
-              "UPDATE tasks SET status = 'Running', "
-              "run_count = CASE WHEN status = 'Running' THEN run_count "
-              "ELSE run_count + 1 END, "
-              "lease_owner = ?2, lease_expire_time = ?3, due_time = ?3, "
-              "next_attempt_time = ?5, "
-              "start_time = CASE WHEN start_time = ?6 THEN ?4 "
-              "ELSE start_time END, update_time = ?4 "
-              "WHERE id = ?1 AND due_time IS NOT NULL AND due_time <= ?4 "
-              "AND (lease_owner IS NULL OR lease_owner <> ?2) "
-              "RETURNING run_count"));
-      s.Bind(1, cand.id)
-          .Bind(2, o.owner)
-          .Bind(3, expire_us)
-          .Bind(4, now_us)
-          .Bind(5, kNotScheduled)
-          .Bind(6, kNever);
+    STORE_ASSIGN_OR_RETURN(
+        Statement s,
+        c.Prepare(
+            "UPDATE tasks SET status = 'Running', "
+            "run_count = CASE WHEN status = 'Running' THEN run_count "
+            "ELSE run_count + 1 END, "
+            "lease_owner = ?2, lease_expire_time = ?3, due_time = ?3, "
+            "next_attempt_time = ?5, "
+            "start_time = CASE WHEN start_time = ?6 THEN ?4 "
+            "ELSE start_time END, update_time = ?4 "
+            "WHERE id IN (SELECT value FROM json_each(?1)) "
+            "AND due_time IS NOT NULL AND due_time <= ?4 "
+            "AND (lease_owner IS NULL OR lease_owner <> ?2) "
+            "RETURNING id, run_count"));
+    s.BindNoCopy(1, ids)
+        .Bind(2, o.owner)
+        .Bind(3, expire_us)
+        .Bind(4, now_us)
+        .Bind(5, kNotScheduled)
+        .Bind(6, kNever);
+    while (true) {
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) taken.push_back({cand.id, s.Int(0)});
-      // Finish the statement before the next one (RETURNING steps once more).
-      while (row) {
-        STORE_ASSIGN_OR_RETURN(row, s.Step());
-      }
+      if (!row) break;
+      taken.push_back({s.Int64(0), s.Int(1)});
     }
     return absl::OkStatus();
   }));
+  // Back in due order (RETURNING's order is unspecified).
+  std::sort(taken.begin(), taken.end(),
+            [&order](const TaskLease& a, const TaskLease& b) {
+              return order[a.task_id] < order[b.task_id];
+            });
   if (taken.empty()) return std::vector<ClaimedTask>{};
 
   // 3. Load (reader) what the attempts need. A task deleted meanwhile (its
@@ -407,12 +522,13 @@ absl::StatusOr<std::vector<ClaimedTask>> SqliteStore::ClaimTasks(
   std::vector<ClaimedTask> claimed;
   absl::Status loaded = ReadStatus([&](Connection& c) -> absl::Status {
     claimed.clear();
+    DecodeCache cache;
     for (const TaskLease& lease : taken) {
       STORE_ASSIGN_OR_RETURN(Statement s, c.Prepare(kClaimedSelect));
       s.Bind(1, lease.task_id).Bind(2, o.owner).Bind(3, lease.run_count);
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) continue;
-      STORE_ASSIGN_OR_RETURN(ClaimedTask t, ClaimedFromRow(s, options_.secrets.get()));
+      STORE_ASSIGN_OR_RETURN(ClaimedTask t, ClaimedFromRow(s, options_.secrets.get(), cache));
       claimed.push_back(std::move(t));
     }
     return absl::OkStatus();
@@ -445,19 +561,48 @@ void SqliteStore::CompleteTasksAsync(
     std::string owner;
     std::vector<TaskResult> results;
     std::vector<bool> applied;
+    // Position of each task id in `results`; empty when an id repeats
+    // (then the results are applied one at a time, in order).
+    absl::flat_hash_map<int64_t, size_t> index;
+    std::string json;  // ResultsJson, built here rather than on the writer
   };
   auto state = std::make_shared<State>();
   state->owner = owner;
   state->results = std::move(results);
+  for (size_t i = 0; i < state->results.size(); ++i) {
+    if (!state->index.emplace(state->results[i].task_id, i).second) {
+      state->index.clear();
+      break;
+    }
+  }
+  if (!state->index.empty()) state->json = ResultsJson(state->results);
   Submit(WriteItem{
       [this, state](Connection& c) -> absl::Status {
         state->applied.assign(state->results.size(), false);
         const int64_t now_us = TimeToMicros(Now());
-        for (size_t i = 0; i < state->results.size(); ++i) {
-          bool applied = false;
-          STORE_RETURN_IF_ERROR(
-              ApplyResult(c, state->owner, state->results[i], now_us, applied));
-          state->applied[i] = applied;
+        if (state->index.empty()) {
+          for (size_t i = 0; i < state->results.size(); ++i) {
+            bool applied = false;
+            STORE_RETURN_IF_ERROR(ApplyResult(c, state->owner,
+                                              state->results[i], now_us,
+                                              applied));
+            state->applied[i] = applied;
+          }
+          return absl::OkStatus();
+        }
+        STORE_ASSIGN_OR_RETURN(Statement s, c.Prepare(kCompleteBatchSql));
+        s.BindNoCopy(1, state->json)
+            .Bind(2, now_us)
+            .Bind(3, state->owner)
+            .Bind(4, StatusText(core::TaskStatus::kSuccess))
+            .Bind(5, StatusText(core::TaskStatus::kError))
+            .Bind(6, kNotScheduled)
+            .Bind(7, kNever);
+        while (true) {
+          STORE_ASSIGN_OR_RETURN(bool row, s.Step());
+          if (!row) break;
+          auto it = state->index.find(s.Int64(0));
+          if (it != state->index.end()) state->applied[it->second] = true;
         }
         return absl::OkStatus();
       },
@@ -542,15 +687,19 @@ absl::StatusOr<int> SqliteStore::ExpireLeases(const std::string& owner) {
 absl::StatusOr<std::string> SqliteStore::GetTaskLog(int64_t task_id) {
   std::string log;
   STORE_RETURN_IF_ERROR(ReadStatus([&](Connection& c) -> absl::Status {
+    log.clear();
+    std::string recent;  // tasks.log (schema v5)
     {
       STORE_ASSIGN_OR_RETURN(Statement s,
-                             c.Prepare("SELECT 1 FROM tasks WHERE id = ?1"));
+                             c.Prepare("SELECT log FROM tasks WHERE id = ?1"));
       s.Bind(1, task_id);
       STORE_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) {
         return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
       }
+      recent = s.Text(0);
     }
+    // Lines written before schema v5 come first.
     STORE_ASSIGN_OR_RETURN(
         Statement s,
         c.Prepare("SELECT line FROM task_logs WHERE task_id = ?1 ORDER BY id"));
@@ -560,6 +709,7 @@ absl::StatusOr<std::string> SqliteStore::GetTaskLog(int64_t task_id) {
       if (!row) break;
       absl::StrAppend(&log, s.Text(0), "\n");
     }
+    log += recent;
     return absl::OkStatus();
   }));
   return log;

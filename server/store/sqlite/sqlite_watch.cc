@@ -140,9 +140,14 @@ absl::StatusOr<std::vector<TaskUpdate>> SqliteStore::ListUnfinishedTasks(
 absl::StatusOr<int64_t> SqliteStore::TrimTaskUpdates(absl::Time before) {
   int64_t deleted = 0;
   absl::Status status = WriteStatus([&](Connection& c) -> absl::Status {
+    // The log is appended in time order, so the old updates are a prefix:
+    // everything before the first update made at or after `before` (found
+    // by scanning from the oldest row; schema v5 has no index on time).
     STORE_ASSIGN_OR_RETURN(
         Statement s,
-        c.Prepare("DELETE FROM task_updates WHERE update_time < ?1"));
+        c.Prepare("DELETE FROM task_updates WHERE seq < coalesce("
+                  "(SELECT seq FROM task_updates WHERE update_time >= ?1 "
+                  "ORDER BY seq LIMIT 1), 9223372036854775807)"));
     s.Bind(1, sqlite::TimeToMicros(before));
     STORE_ASSIGN_OR_RETURN(bool row, s.Step());
     (void)row;

@@ -446,6 +446,44 @@ TEST_P(DeliveryConformanceTest, RetryIsScheduledThenFailureIsFinal) {
             core::TaskStatus::kError);
 }
 
+// Several results in one call, with texts that need escaping on the way
+// into the database: each task gets exactly its own values.
+TEST_P(DeliveryConformanceTest, ResultBatchKeepsEveryTextAsIs) {
+  int64_t p = CreatePolicy(1, "p");
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(CommitOne(p));
+  std::vector<ClaimedTask> c = Claim("w");
+  ASSERT_EQ(c.size(), 3u);
+  const std::string awkward =
+      "say \"hi\" \\ back\\slash\ttab \x01\x1f caf\xc3\xa9 [1,2] {}";
+  std::vector<TaskResult> results;
+  results.push_back(Result(c[2], Outcome::kSuccess, 204, "ok " + awkward));
+  TaskResult retry = Result(c[0], Outcome::kRetry, 503, "retry");
+  retry.error = awkward;
+  retry.next_attempt_time = kStart + absl::Seconds(7);
+  results.push_back(retry);
+  TaskResult failed = Result(c[1], Outcome::kFailed, 410, "");
+  failed.error = "gone\nfor good";
+  results.push_back(failed);
+  ASSERT_THAT(Complete("w", results), ElementsAre(true, true, true));
+
+  core::Task ok = Task(c[2].task.id);
+  EXPECT_EQ(ok.status, core::TaskStatus::kSuccess);
+  EXPECT_EQ(ok.last_response_code, 204);
+  EXPECT_EQ(*store().GetTaskLog(c[2].task.id), "ok " + awkward + "\n");
+  core::Task r = Task(c[0].task.id);
+  EXPECT_EQ(r.status, core::TaskStatus::kError);
+  EXPECT_EQ(r.next_attempt_time, kStart + absl::Seconds(7));
+  EXPECT_EQ(r.last_error, awkward);
+  EXPECT_EQ(r.last_response_code, 503);
+  EXPECT_EQ(*store().GetTaskLog(c[0].task.id), "retry\n");
+  core::Task f = Task(c[1].task.id);
+  EXPECT_TRUE(f.final());
+  EXPECT_EQ(f.status, core::TaskStatus::kError);
+  EXPECT_EQ(f.last_error, "gone\nfor good");
+  EXPECT_EQ(*store().GetTaskLog(c[1].task.id), "");
+}
+
 TEST_P(DeliveryConformanceTest, StaleResultsAreIgnored) {
   int64_t p = CreatePolicy(1, "p");
   int64_t id = CommitOne(p);

@@ -370,6 +370,92 @@ TEST(SqliteStoreTest, DeletePolicyCascadesToTaskLogs) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM policy_event_types"), 1);
 }
 
+// Claims the store's due tasks for `owner` (one endpoint, plenty of room).
+std::vector<ClaimedTask> ClaimAll(SqliteStore& store, const std::string& owner) {
+  ClaimOptions o;
+  o.owner = owner;
+  o.lease = absl::Seconds(60);
+  o.limit = 100;
+  o.default_endpoint_room = 100;
+  absl::StatusOr<std::vector<ClaimedTask>> c = store.ClaimTasks(o);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? *std::move(c) : std::vector<ClaimedTask>{};
+}
+
+TaskResult Failed(const ClaimedTask& c, const std::string& line) {
+  TaskResult r;
+  r.task_id = c.task.id;
+  r.run_count = c.task.run_count;
+  r.outcome = TaskResult::Outcome::kFailed;
+  r.response_code = 500;
+  r.error = "abnormal response code";
+  r.log_line = line;
+  return r;
+}
+
+// Schema v5 appends log lines to the task row; lines a heraldd before it
+// wrote to task_logs still come first.
+TEST(SqliteStoreTest, LogLinesFromBeforeVersion5ComeFirst) {
+  TempDir dir;
+  const std::string path = dir.File("herald.db");
+  std::unique_ptr<SqliteStore> store = OpenOrDie(Options(path));
+  int64_t policy_id = store->CreatePolicy(SimplePolicy("p"), "", "")->id;
+  ASSERT_TRUE(store->CommitEvents({SimpleEvent(policy_id)}).ok());
+  RawDb(path).Exec(
+      "INSERT INTO task_logs (task_id, create_time, line) "
+      "SELECT id, 0, 'written by schema 4' FROM tasks");
+  std::vector<ClaimedTask> c = ClaimAll(*store, "w");
+  ASSERT_EQ(c.size(), 1u);
+  ASSERT_TRUE(store->CompleteTasks("w", {Failed(c[0], "attempt 1")}).ok());
+  EXPECT_EQ(*store->GetTaskLog(c[0].task.id),
+            "written by schema 4\nattempt 1\n");
+}
+
+// Two results for one task in one call (not something the dispatcher
+// sends) are applied in order: the first wins, the second is stale.
+TEST(SqliteStoreTest, RepeatedTaskInOneResultBatchAppliesTheFirst) {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenOrDie(Options(dir.File("h.db")));
+  int64_t policy_id = store->CreatePolicy(SimplePolicy("p"), "", "")->id;
+  ASSERT_TRUE(
+      store->CommitEvents({SimpleEvent(policy_id), SimpleEvent(policy_id)})
+          .ok());
+  std::vector<ClaimedTask> c = ClaimAll(*store, "w");
+  ASSERT_EQ(c.size(), 2u);
+  absl::StatusOr<std::vector<bool>> applied = store->CompleteTasks(
+      "w", {Failed(c[0], "first"), Failed(c[1], "other"),
+            Failed(c[0], "second")});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_THAT(*applied, ::testing::ElementsAre(true, true, false));
+  EXPECT_EQ(*store->GetTaskLog(c[0].task.id), "first\n");
+}
+
+// The update log is trimmed from its oldest end up to the first update
+// made at or after the cut.
+TEST(SqliteStoreTest, TrimTaskUpdatesDropsTheOldPrefix) {
+  TempDir dir;
+  const std::string path = dir.File("herald.db");
+  std::unique_ptr<SqliteStore> store = OpenOrDie(Options(path));
+  int64_t policy_id = store->CreatePolicy(SimplePolicy("p"), "", "")->id;
+  ASSERT_TRUE(store->CommitEvents({SimpleEvent(policy_id)}).ok());
+  ASSERT_TRUE(store->CommitEvents({SimpleEvent(policy_id)}).ok());
+  RawDb raw(path);
+  ASSERT_EQ(raw.Int("SELECT count(*) FROM task_updates"), 2);
+  raw.Exec("UPDATE task_updates SET update_time = 1000 WHERE seq = "
+           "(SELECT min(seq) FROM task_updates)");
+  raw.Exec("UPDATE task_updates SET update_time = 3000 WHERE seq = "
+           "(SELECT max(seq) FROM task_updates)");
+  EXPECT_EQ(*store->TrimTaskUpdates(absl::FromUnixMicros(1000)), 0);
+  EXPECT_EQ(*store->TrimTaskUpdates(absl::FromUnixMicros(2000)), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM task_updates"), 1);
+  EXPECT_EQ(*store->TrimTaskUpdates(absl::FromUnixMicros(5000)), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM task_updates"), 0);
+  // Sequence numbers are never reused after a trim.
+  absl::StatusOr<TaskUpdatePage> page = store->ListTaskUpdates(0, 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->latest_seq, 2);
+}
+
 // Checkpoints run in the background and the WAL file starts over instead of
 // growing with everything ever written.
 TEST(SqliteStoreTest, WalStaysBoundedUnderSustainedWrites) {
