@@ -58,8 +58,11 @@ absl::StatusOr<TaskUpdatePage> SqliteStore::ListTaskUpdates(int64_t after_seq,
   absl::Status status = ReadStatus([&](Connection& c) -> absl::Status {
     STORE_ASSIGN_OR_RETURN(
         Statement bounds,
-        c.Prepare("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) "
-                  "FROM task_updates"));
+        // Two subqueries: SQLite answers a lone min() or max() from the
+        // end of the b-tree, but min() and max() in one SELECT scan the
+        // whole log (this ran after every commit).
+        c.Prepare("SELECT coalesce((SELECT min(seq) FROM task_updates), 0), "
+                  "coalesce((SELECT max(seq) FROM task_updates), 0)"));
     STORE_ASSIGN_OR_RETURN(bool row, bounds.Step());
     if (row) {
       page.oldest_seq = bounds.Int64(0);
