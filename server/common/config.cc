@@ -216,7 +216,10 @@ const std::vector<Option>& Options() {
                "secrets in the store (AES-256-GCM): the base64 of 32 random "
                "bytes (`openssl rand -base64 32`). Generated (mode 0600) on "
                "first start when this is left at its default and the file "
-               "does not exist; any other missing path is an error. "
+               "does not exist, with `store = sqlite` only: replicas on "
+               "PostgreSQL must all be given the same key (a replica with "
+               "another key is refused at start). Any other missing path is "
+               "an error. "
                "`HERALD_SECRET_KEY` (the key itself, environment only) takes "
                "precedence. Keep a copy: without it the stored secrets are "
                "lost.",
@@ -226,13 +229,15 @@ const std::vector<Option>& Options() {
        .help = "During a key rotation, the previous key (same format). "
                "heraldd then decrypts with either key and, at start, "
                "re-encrypts every stored secret with the current one; remove "
-               "this setting and the old key afterwards."},
+               "this setting and the old key afterwards (on PostgreSQL, once "
+               "every replica runs with the new key: see \"Secrets at rest\")."},
       {.name = "publish_rate_limit",
        .member = &Config::publish_rate_limit,
        .help = "Events per second each token may publish (PublishEvent and "
                "PublishEvents together), 0 for no limit. Events over the "
                "limit are refused with RESOURCE_EXHAUSTED (reason "
-               "RATE_LIMITED, with a google.rpc.RetryInfo).",
+               "RATE_LIMITED, with a google.rpc.RetryInfo). Counted by each "
+               "heraldd replica on its own.",
        .int_min = 0,
        .int_max = 10000000},
       {.name = "publish_rate_burst",

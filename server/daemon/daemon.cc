@@ -68,7 +68,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 
 // The key that encrypts stored secrets: HERALD_SECRET_KEY, else
 // secret_key_file (generated on first start when that is the default path
-// and missing), plus the previous key while rotating.
+// and missing, with SQLite only: the replicas on PostgreSQL share one key,
+// which a replica cannot make up for the others), plus the previous key
+// while rotating.
 absl::StatusOr<std::shared_ptr<const store::SecretBox>> LoadSecretBox(
     const common::Config& config, const std::optional<std::string>& env_key) {
   std::string key;
@@ -78,6 +80,14 @@ absl::StatusOr<std::shared_ptr<const store::SecretBox>> LoadSecretBox(
   } else {
     const std::string& path = config.secret_key_file;
     absl::StatusOr<std::string> text = common::ReadFileToString(path);
+    if (absl::IsNotFound(text.status()) && config.secret_key_file_is_default &&
+        config.store == "postgres") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store=postgres needs the secret key that every replica shares: "
+          "set HERALD_SECRET_KEY or secret_key_file (create one with "
+          "`openssl rand -base64 32`; ",
+          path, " does not exist)"));
+    }
     if (absl::IsNotFound(text.status()) && config.secret_key_file_is_default) {
       const std::string generated = store::SecretBox::GenerateKeyText();
       HERALD_RETURN_IF_ERROR(common::WriteSecretFile(path, generated));
@@ -114,6 +124,13 @@ absl::StatusOr<std::shared_ptr<const store::SecretBox>> LoadSecretBox(
   return store::SecretBox::Create(std::move(key), std::move(previous));
 }
 
+void LogResealed(int64_t targets) {
+  if (targets > 0) {
+    log::Info("stored secrets encrypted with the current secret key",
+              {{"targets", targets}});
+  }
+}
+
 // Seeds the stored settings from the configuration on first start.
 absl::Status SeedSettings(store::Store& store, const common::Config& config) {
   core::Settings seed;
@@ -146,7 +163,12 @@ class DaemonImpl final : public Daemon {
       store::PostgresOptions postgres;
       postgres.dsn = config_.postgres_dsn;
       postgres.pool_size = config_.postgres_pool_size;
-      HERALD_ASSIGN_OR_RETURN(store_, store::PostgresStore::Open(postgres));
+      HERALD_ASSIGN_OR_RETURN(postgres.secrets,
+                              LoadSecretBox(config_, env_secret_key));
+      HERALD_ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresStore> pg,
+                              store::PostgresStore::Open(postgres));
+      LogResealed(pg->secrets_resealed());
+      store_ = std::move(pg);
     } else if (config_.store != "sqlite") {
       return absl::UnimplementedError(absl::StrCat(
           "store \"", config_.store, "\" is not available in this build"));
@@ -157,10 +179,7 @@ class DaemonImpl final : public Daemon {
                               LoadSecretBox(config_, env_secret_key));
       HERALD_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> sqlite,
                               store::SqliteStore::Open(options));
-      if (sqlite->secrets_resealed() > 0) {
-        log::Info("stored secrets encrypted with the current secret key",
-                  {{"targets", sqlite->secrets_resealed()}});
-      }
+      LogResealed(sqlite->secrets_resealed());
       store_ = std::move(sqlite);
     }
     HERALD_RETURN_IF_ERROR(SeedSettings(*store_, config_));

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -35,6 +36,8 @@ using receivers::Reply;
 using receivers::TestReceiver;
 
 constexpr char kAdmin[] = "replicas-test-admin-token-0123456789abcdef";
+// The secret key every replica shares (base64 of 32 bytes).
+constexpr char kSecretKey[] = "cmVwbGljYXMtdGVzdC1zZWNyZXQta2V5LTAxMjM0NTY=";
 
 template <typename F>
 bool WaitFor(F done, absl::Duration timeout) {
@@ -110,7 +113,17 @@ class ReplicasTest : public ::testing::Test {
   }
 
   std::unique_ptr<HeralddProcess> StartReplica(
-      std::vector<std::string> extra = {}) {
+      std::vector<std::string> extra = {},
+      std::map<std::string, std::string> env = {
+          {"HERALD_SECRET_KEY", kSecretKey}}) {
+    absl::StatusOr<std::unique_ptr<HeralddProcess>> started =
+        TryStartReplica(std::move(extra), std::move(env));
+    EXPECT_TRUE(started.ok()) << started.status();
+    return started.ok() ? *std::move(started) : nullptr;
+  }
+
+  absl::StatusOr<std::unique_ptr<HeralddProcess>> TryStartReplica(
+      std::vector<std::string> extra, std::map<std::string, std::string> env) {
     HeralddProcess::Options options;
     options.extra_args = {
         "--store=postgres",
@@ -123,10 +136,9 @@ class ReplicasTest : public ::testing::Test {
     };
     options.extra_args.insert(options.extra_args.end(), extra.begin(),
                               extra.end());
+    options.env = std::move(env);
     options.env["HERALD_ADMIN_TOKEN"] = kAdmin;
-    auto started = HeralddProcess::Start(options);
-    EXPECT_TRUE(started.ok()) << started.status();
-    return started.ok() ? *std::move(started) : nullptr;
+    return HeralddProcess::Start(options);
   }
 
   int64_t CreatePolicy(HeralddProcess& replica, const std::string& name,
@@ -243,6 +255,46 @@ class ReplicasTest : public ::testing::Test {
   std::unique_ptr<TestReceiver> receiver_;
   std::unique_ptr<HeralddProcess> a_, b_;
 };
+
+TEST_F(ReplicasTest, EveryReplicaNeedsTheSharedSecretKey) {
+  // A policy with secrets, created on A, is used by B: same key.
+  receiver_->SetReply("/secret", Reply::Status(200));
+  {
+    auto stub = v1::PolicyService::NewStub(a_->Channel());
+    v1::CreatePolicyRequest r;
+    v1::Policy* p = r.mutable_policy();
+    p->set_project_id(1);
+    p->set_name("secret");
+    p->add_event_types("PUSH_ARTIFACT");
+    v1::Target* t = p->add_targets();
+    t->set_type(v1::TARGET_TYPE_HTTP);
+    t->set_address(receiver_->url("/secret"));
+    t->set_auth_header("Bearer replicas-secret-auth-value");
+    v1::CreatePolicyResponse out;
+    grpc::Status s = stub->CreatePolicy(AuthContext(kAdmin).get(), r, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  absl::StatusOr<std::string> stored = cluster_->Query(
+      cluster_->Dsn(), "SELECT targets FROM policies WHERE name = 'secret'");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(absl::StrContains(*stored, "\"auth_header\":\"enc:v1:"))
+      << *stored;
+  EXPECT_FALSE(absl::StrContains(*stored, "replicas-secret-auth-value"));
+
+  // No key: refused (a replica cannot make one up for the others).
+  auto none = TryStartReplica({}, {});
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "every replica shares"))
+      << none.status();
+  // Another key: refused before it can write anything the others cannot read.
+  auto other = TryStartReplica(
+      {}, {{"HERALD_SECRET_KEY", "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMDE="}});
+  ASSERT_FALSE(other.ok());
+  EXPECT_TRUE(absl::StrContains(other.status().message(),
+                                "every replica needs the same key"))
+      << other.status();
+  EXPECT_FALSE(absl::StrContains(other.status().message(), "b3RoZXIta2V5"));
+}
 
 TEST_F(ReplicasTest, SteadyLoadOverBothIsDeliveredOnceEach) {
   const int64_t policy = CreatePolicy(*a_, "steady", "/steady");

@@ -246,6 +246,17 @@ CREATE TRIGGER task_updates_on_update AFTER UPDATE ON tasks
   FOR EACH STATEMENT EXECUTE FUNCTION @SCHEMA@.herald_log_task_updates();
 )sql";
 
+// Version 2: encryption at rest of targets' secrets (secret_box.h). One
+// value sealed with the deployment's secret key, so a replica started with
+// another key is refused before it can write anything the others cannot
+// open (pg/secrets.h).
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE secret_key_check (
+  singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  sealed     text    NOT NULL
+);
+)sql";
+
 // The migration's SQL for one schema: @SCHEMA@ (quoted name), @KEY@ (its
 // hashtext) and @LOCK@ (the lock class) filled in.
 std::string Render(std::string_view sql, const std::string& schema,
@@ -261,6 +272,7 @@ std::string Render(std::string_view sql, const std::string& schema,
 const std::vector<Migration>& Migrations() {
   static const auto* const migrations = new std::vector<Migration>{
       {1, "initial schema", kSchemaV1},
+      {2, "secret key check", kSchemaV2},
   };
   return *migrations;
 }

@@ -40,6 +40,7 @@ absl::Status Migrate(Connection& conn);
 inline constexpr int kLockClassTaskUpdates = 0x48524c55;  // "HRLU"
 inline constexpr int kLockClassMigrations = 0x48524c4d;   // "HRLM"
 inline constexpr int kLockClassSweep = 0x48524c53;        // "HRLS"
+inline constexpr int kLockClassSecrets = 0x48524c4b;      // "HRLK"
 
 }  // namespace herald::store::pg
 

@@ -99,7 +99,8 @@ JOIN policies p ON p.id = e.policy_id
 ORDER BY upd.claim_due, upd.id
 )sql";
 
-absl::StatusOr<ClaimedTask> ClaimedAt(const Result& r, int row) {
+absl::StatusOr<ClaimedTask> ClaimedAt(const Result& r, int row,
+                                      const SecretBox* secrets) {
   ClaimedTask out;
   PG_ASSIGN_OR_RETURN(out.task, pg::TaskAt(r, row, 0));
   core::Execution& e = out.execution;
@@ -110,7 +111,8 @@ absl::StatusOr<ClaimedTask> ClaimedAt(const Result& r, int row) {
   e.vendor_type = pg::ParseVendor(r.View(row, 16));
   e.event_type = r.Text(row, 17);
   e.target_index = r.Int(row, 18);
-  PG_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(pg::Sv(r.View(row, 19))));
+  PG_ASSIGN_OR_RETURN(e.target,
+                      sqlite::DecodeTarget(pg::Sv(r.View(row, 19)), secrets));
   e.payload = r.Bytes(row, 20);
   e.content_type = r.Text(row, 21);
   e.webhook_id = r.Text(row, 22);
@@ -258,7 +260,7 @@ absl::StatusOr<std::vector<ClaimedTask>> PostgresStore::ClaimTasks(
   std::vector<ClaimedTask> claimed;
   claimed.reserve(r[0].rows());
   for (int row = 0; row < r[0].rows(); ++row) {
-    absl::StatusOr<ClaimedTask> t = ClaimedAt(r[0], row);
+    absl::StatusOr<ClaimedTask> t = ClaimedAt(r[0], row, options_.secrets.get());
     if (!t.ok()) {
       // Nobody will work on them: hand everything back.
       std::vector<TaskLease> leases;

@@ -18,6 +18,7 @@
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_pool.h"
 #include "server/store/postgres/rows.h"
+#include "server/store/postgres/secrets.h"
 #include "server/store/sqlite/codec.h"
 #include "server/store/sqlite/delivery_sql.h"
 
@@ -66,7 +67,8 @@ struct EncodedPolicy {
   std::string targets, event_types, filters, retry_policy;
 };
 
-absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p) {
+absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p,
+                                           const SecretBox* secrets) {
   if (p.name.empty()) {
     return absl::InvalidArgumentError("a policy needs a name");
   }
@@ -74,7 +76,7 @@ absl::StatusOr<EncodedPolicy> EncodePolicy(const core::Policy& p) {
     return absl::InvalidArgumentError("project_id must not be negative");
   }
   EncodedPolicy e;
-  PG_ASSIGN_OR_RETURN(e.targets, sqlite::EncodeTargets(p.targets));
+  PG_ASSIGN_OR_RETURN(e.targets, sqlite::EncodeTargets(p.targets, secrets));
   PG_ASSIGN_OR_RETURN(e.event_types, sqlite::EncodeStrings(p.event_types));
   PG_ASSIGN_OR_RETURN(e.filters, sqlite::EncodeFilters(p.filters));
   e.retry_policy = sqlite::EncodeRetryPolicy(p.retry_policy);
@@ -251,6 +253,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   };
   auto pool = std::make_unique<pg::Pool>(std::move(pool_options));
   std::string update_channel, work_channel;
+  int64_t resealed = 0;
   {
     PG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> conn, pool->Connect());
     PG_RETURN_IF_ERROR(pg::Migrate(*conn));
@@ -258,10 +261,18 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
         Result r, conn->Run1("SELECT herald_channel('u'), herald_channel('w')"));
     update_channel = r.Text(0, 0);
     work_channel = r.Text(0, 1);
+    if (options.secrets != nullptr) {
+      PG_ASSIGN_OR_RETURN(resealed,
+                          pg::SealStoredSecrets(*conn, *options.secrets));
+    } else {
+      PG_RETURN_IF_ERROR(pg::CheckNoSecretsSealed(*conn));
+    }
   }
-  return std::unique_ptr<PostgresStore>(
+  std::unique_ptr<PostgresStore> store(
       new PostgresStore(options, std::move(pool), instance,
                         std::move(update_channel), std::move(work_channel)));
+  store->secrets_resealed_ = resealed;
+  return store;
 }
 
 PostgresStore::PostgresStore(PostgresOptions options,
@@ -743,13 +754,14 @@ absl::StatusOr<core::Policy> PostgresStore::LoadPolicy(pg::Connection& c,
                                     " FROM policies p WHERE p.id = $1::int8"),
                        Params().Int(id)));
   if (r.rows() == 0) return pg::NotFound("policy", id);
-  return pg::PolicyAt(r, 0);
+  return pg::PolicyAt(r, 0, options_.secrets.get());
 }
 
 absl::StatusOr<core::Policy> PostgresStore::CreatePolicy(
     const core::Policy& policy, const std::string& idempotency_scope,
     const std::string& request_id) {
-  PG_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy));
+  PG_ASSIGN_OR_RETURN(EncodedPolicy enc,
+                      EncodePolicy(policy, options_.secrets.get()));
   return Write<core::Policy>([this, policy, enc = std::move(enc),
                               idempotency_scope, request_id](
                                  pg::Connection& c)
@@ -862,7 +874,7 @@ absl::StatusOr<PolicyList> PostgresStore::ListPolicies(const PolicyQuery& q) {
   PolicyList list;
   list.total_size = r[0].Int64(0, 0);
   for (int row = 0; row < r[1].rows(); ++row) {
-    PG_ASSIGN_OR_RETURN(core::Policy p, pg::PolicyAt(r[1], row));
+    PG_ASSIGN_OR_RETURN(core::Policy p, pg::PolicyAt(r[1], row, options_.secrets.get()));
     list.policies.push_back(std::move(p));
   }
   return list;
@@ -871,7 +883,8 @@ absl::StatusOr<PolicyList> PostgresStore::ListPolicies(const PolicyQuery& q) {
 absl::StatusOr<core::Policy> PostgresStore::UpdatePolicy(
     const core::Policy& policy) {
   if (policy.id <= 0) return pg::NotFound("policy", policy.id);
-  PG_ASSIGN_OR_RETURN(EncodedPolicy enc, EncodePolicy(policy));
+  PG_ASSIGN_OR_RETURN(EncodedPolicy enc,
+                      EncodePolicy(policy, options_.secrets.get()));
   return Write<core::Policy>([this, policy, enc = std::move(enc)](
                                  pg::Connection& c)
                                  -> absl::StatusOr<core::Policy> {
@@ -1068,7 +1081,7 @@ void PostgresStore::CommitEventsAsync(
     for (const NewDelivery& d : ev.deliveries) {
       status = ValidateDelivery(d);
       if (!status.ok()) break;
-      absl::StatusOr<std::string> json = sqlite::EncodeTarget(d.target);
+      absl::StatusOr<std::string> json = sqlite::EncodeTarget(d.target, options_.secrets.get());
       if (!json.ok()) {
         status = json.status();
         break;
@@ -1196,7 +1209,7 @@ absl::StatusOr<ExecutionList> PostgresStore::ListExecutions(
   ExecutionList list;
   list.total_size = r[0].Int64(0, 0);
   for (int row = 0; row < r[1].rows(); ++row) {
-    PG_ASSIGN_OR_RETURN(core::Execution e, pg::ExecutionAt(r[1], row));
+    PG_ASSIGN_OR_RETURN(core::Execution e, pg::ExecutionAt(r[1], row, options_.secrets.get()));
     list.executions.push_back(std::move(e));
   }
   return list;
@@ -1208,7 +1221,7 @@ absl::StatusOr<core::Execution> PostgresStore::GetExecution(int64_t id) {
       Read({Query{absl::StrCat(pg::kExecutionSelect, " WHERE e.id = $1::int8"),
                  Params().Int(id)}}));
   if (r[0].rows() == 0) return pg::NotFound("execution", id);
-  return pg::ExecutionAt(r[0], 0);
+  return pg::ExecutionAt(r[0], 0, options_.secrets.get());
 }
 
 absl::StatusOr<TaskCounts> PostgresStore::CountTasks(int64_t execution_id) {

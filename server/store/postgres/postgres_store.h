@@ -92,6 +92,7 @@
 #include "server/store/store.h"
 
 namespace herald::store {
+class SecretBox;
 namespace pg {
 class Connection;
 class Pool;
@@ -116,6 +117,14 @@ struct PostgresOptions {
   absl::Duration acquire_timeout = absl::Seconds(10);
   // Identifies this store's commits in NOTIFY payloads; "" = random.
   std::string instance_id;
+  // Encryption at rest of targets' auth_header and signing secrets
+  // (server/store/secret_box.h). Every replica must hold the same key.
+  // With a box, Open() checks it against the database (kFailedPrecondition
+  // for another key), seals every secret still stored in plaintext and
+  // re-seals those sealed with a previous key (pg/secrets.h). nullptr
+  // stores secrets as given, and Open() refuses a database whose secrets
+  // are sealed.
+  std::shared_ptr<const SecretBox> secrets;
 };
 
 class PostgresStore final : public Store {
@@ -131,6 +140,10 @@ class PostgresStore final : public Store {
 
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;
+
+  // How many stored rows Open() sealed or re-sealed (see
+  // PostgresOptions::secrets), for the start-up log.
+  int64_t secrets_resealed() const { return secrets_resealed_; }
 
   // ---- Store ----
   absl::StatusOr<core::Policy> CreatePolicy(
@@ -276,6 +289,7 @@ class PostgresStore final : public Store {
   const std::string instance_id_;
   const std::string update_channel_;
   const std::string work_channel_;
+  int64_t secrets_resealed_ = 0;  // set once by Open()
 
   // Writer thread only.
   std::unique_ptr<pg::Connection> writer_;

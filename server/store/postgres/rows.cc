@@ -39,13 +39,14 @@ const char* const kPolicyColumns =
     "p.filters, p.retry_policy, p.enabled, p.creator, p.create_time, "
     "p.update_time";
 
-absl::StatusOr<core::Policy> PolicyAt(const Result& r, int row) {
+absl::StatusOr<core::Policy> PolicyAt(const Result& r, int row,
+                                      const SecretBox* secrets) {
   core::Policy p;
   p.id = r.Int64(row, 0);
   p.project_id = r.Int64(row, 1);
   p.name = r.Text(row, 2);
   p.description = r.Text(row, 3);
-  PG_ASSIGN_OR_RETURN(p.targets, sqlite::DecodeTargets(Sv(r.View(row, 4))));
+  PG_ASSIGN_OR_RETURN(p.targets, sqlite::DecodeTargets(Sv(r.View(row, 4)), secrets));
   PG_ASSIGN_OR_RETURN(p.event_types, sqlite::DecodeStrings(Sv(r.View(row, 5))));
   PG_ASSIGN_OR_RETURN(p.filters, sqlite::DecodeFilters(Sv(r.View(row, 6))));
   PG_ASSIGN_OR_RETURN(p.retry_policy,
@@ -103,7 +104,8 @@ const char* const kExecutionSelect =
     "e.webhook_id, e.start_time, t.status, t.end_time "
     "FROM executions e JOIN tasks t ON t.execution_id = e.id";
 
-absl::StatusOr<core::Execution> ExecutionAt(const Result& r, int row) {
+absl::StatusOr<core::Execution> ExecutionAt(const Result& r, int row,
+                                            const SecretBox* secrets) {
   core::Execution e;
   e.id = r.Int64(row, 0);
   e.event_id = r.Int64(row, 1);
@@ -112,7 +114,8 @@ absl::StatusOr<core::Execution> ExecutionAt(const Result& r, int row) {
   e.vendor_type = ParseVendor(r.View(row, 4));
   e.event_type = r.Text(row, 5);
   e.target_index = r.Int(row, 6);
-  PG_ASSIGN_OR_RETURN(e.target, sqlite::DecodeTarget(Sv(r.View(row, 7))));
+  PG_ASSIGN_OR_RETURN(e.target,
+                      sqlite::DecodeTarget(Sv(r.View(row, 7)), secrets));
   e.payload = r.Bytes(row, 8);
   e.content_type = r.Text(row, 9);
   e.webhook_id = r.Text(row, 10);

@@ -15,6 +15,10 @@
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/task_update.h"
 
+namespace herald::store {
+class SecretBox;
+}  // namespace herald::store
+
 namespace herald::store::pg {
 
 inline constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
@@ -40,9 +44,11 @@ std::string StatusText(core::TaskStatus status);
 std::string VendorText(core::VendorType type);
 core::VendorType ParseVendor(std::string_view text);
 
-// "p.id, p.project_id, ..." (12 columns).
+// "p.id, p.project_id, ..." (12 columns). `secrets` opens the targets'
+// sealed secrets (nullptr: the store has no SecretBox).
 extern const char* const kPolicyColumns;
-absl::StatusOr<core::Policy> PolicyAt(const Result& r, int row);
+absl::StatusOr<core::Policy> PolicyAt(const Result& r, int row,
+                                      const SecretBox* secrets);
 
 // id, name, role, ... (9 columns).
 extern const char* const kTokenColumns;
@@ -55,7 +61,8 @@ absl::StatusOr<core::Task> TaskAt(const Result& r, int row, int first_col);
 // The execution with its task's status and end time (14 columns):
 // "SELECT ... FROM executions e JOIN tasks t ON t.execution_id = e.id".
 extern const char* const kExecutionSelect;
-absl::StatusOr<core::Execution> ExecutionAt(const Result& r, int row);
+absl::StatusOr<core::Execution> ExecutionAt(const Result& r, int row,
+                                            const SecretBox* secrets);
 
 // The 19 columns of a TaskUpdate after seq (task_updates, or the live join).
 extern const char* const kUpdateColumns;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "nlohmann/json.hpp"
 #include "server/store/secret_box.h"
 #include "server/store/sqlite/sqlite_db.h"
@@ -265,6 +266,54 @@ absl::StatusOr<std::vector<core::Target>> DecodeTargets(
     for (const json& t : j) targets.push_back(TargetFrom(t, secrets));
     return targets;
   });
+}
+
+namespace {
+// Every secret field of a target as AppendTarget writes it.
+constexpr absl::string_view kSecretFields[] = {"auth_header", "signing_secret",
+                                               "previous_signing_secret"};
+}  // namespace
+
+bool TargetSecretsNeedReseal(absl::string_view text, const SecretBox& box) {
+  for (absl::string_view name : kSecretFields) {
+    const std::string f = absl::StrCat("\"", name, "\":\"");
+    for (size_t at = text.find(f); at != absl::string_view::npos;
+         at = text.find(f, at + f.size())) {
+      const absl::string_view value = text.substr(at + f.size());
+      if (value.substr(0, 1) == "\"") continue;  // empty
+      if (!SecretBox::IsSealed(std::string_view(value.data(), value.size()))) {
+        return true;  // plaintext
+      }
+      if (box.has_previous_keys()) {
+        // Sealed values are base64 after the prefix: no escapes inside.
+        const absl::string_view sealed = value.substr(0, value.find('"'));
+        if (box.NeedsRewrap(std::string_view(sealed.data(), sealed.size()))) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> ResealTarget(absl::string_view stored,
+                                         const SecretBox& box) {
+  absl::StatusOr<core::Target> target = DecodeTarget(stored, &box);
+  if (!target.ok()) return target.status();
+  return EncodeTarget(*target, &box);
+}
+
+std::string TargetHasSecretSql(absl::string_view column) {
+  std::string sql = "(";
+  for (absl::string_view name : kSecretFields) {
+    if (sql.size() > 1) sql += " OR ";
+    // '_' is a LIKE wildcard: escaped so the pattern is the literal text.
+    absl::StrAppend(&sql, column, " NOT LIKE '%\"",
+                    absl::StrReplaceAll(name, {{"_", "!_"}}),
+                    "\":\"\"%' ESCAPE '!'");
+  }
+  sql += ")";
+  return sql;
 }
 
 absl::StatusOr<std::string> EncodeStrings(const std::vector<std::string>& v) {

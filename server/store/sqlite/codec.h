@@ -39,6 +39,25 @@ absl::StatusOr<std::string> EncodeTargets(
 absl::StatusOr<std::vector<core::Target>> DecodeTargets(
     absl::string_view json, const SecretBox* secrets = nullptr);
 
+// Re-sealing of stored targets when encryption is enabled or the key
+// rotates (each store runs it over its rows at open).
+//
+// True if `stored` (what EncodeTarget or EncodeTargets wrote) holds a
+// secret that is in plaintext or, when `box` has previous keys, one the
+// current key cannot open. Reads the text only (no decryption unless keys
+// rotate), so scanning many rows is cheap.
+bool TargetSecretsNeedReseal(absl::string_view stored, const SecretBox& box);
+// A stored target decoded with `box` and encoded again: every secret
+// sealed with its current key. Fails like DecodeTarget (a secret the box
+// cannot open). (Stored policies are decoded anyway, to prove the key, and
+// then encoded with EncodeTargets.)
+absl::StatusOr<std::string> ResealTarget(absl::string_view stored,
+                                         const SecretBox& box);
+// The SQL condition (on a text column named `column`) that holds for the
+// rows whose target has a non-empty secret: the only rows that can need
+// re-sealing. Valid in SQLite and PostgreSQL (plain LIKE).
+std::string TargetHasSecretSql(absl::string_view column);
+
 absl::StatusOr<std::string> EncodeStrings(const std::vector<std::string>& v);
 absl::StatusOr<std::vector<std::string>> DecodeStrings(absl::string_view json);
 

@@ -585,29 +585,6 @@ namespace {
 // the decoder's error when a stored secret cannot be opened (wrong key).
 // Returns how many rows were rewritten.
 absl::StatusOr<int64_t> SealStoredSecrets(Connection& c, const SecretBox& box) {
-  // Every secret field of a target as the encoder writes it; a row whose
-  // fields are all "" or "enc:v1:..." needs nothing unless keys rotate.
-  constexpr absl::string_view kFields[] = {
-      "\"auth_header\":\"", "\"signing_secret\":\"",
-      "\"previous_signing_secret\":\""};
-  auto needs_work = [&](const std::string& text) {
-    for (absl::string_view f : kFields) {
-      for (size_t at = text.find(f.data(), 0, f.size()); at != std::string::npos;
-           at = text.find(f.data(), at + f.size(), f.size())) {
-        const absl::string_view value =
-            absl::string_view(text).substr(at + f.size());
-        if (value.substr(0, 1) == "\"") continue;  // empty
-        if (!SecretBox::IsSealed(std::string_view(value.data(), value.size()))) {
-          return true;  // plaintext
-        }
-        if (box.has_previous_keys()) {
-          const size_t end = value.find('"');
-          if (box.NeedsRewrap(std::string_view(value.data(), end))) return true;
-        }
-      }
-    }
-    return false;
-  };
   int64_t rewritten = 0;
   // Rewritten rows must not leave their plaintext behind in freed space.
   STORE_RETURN_IF_ERROR(c.QueryInt("PRAGMA secure_delete=ON").status());
@@ -624,7 +601,7 @@ absl::StatusOr<int64_t> SealStoredSecrets(Connection& c, const SecretBox& box) {
         // Decoding also proves that the box opens what is sealed.
         STORE_ASSIGN_OR_RETURN(std::vector<core::Target> targets,
                                sqlite::DecodeTargets(text, &box));
-        if (!needs_work(text)) continue;
+        if (!sqlite::TargetSecretsNeedReseal(text, box)) continue;
         STORE_ASSIGN_OR_RETURN(std::string sealed,
                                sqlite::EncodeTargets(targets, &box));
         updates.emplace_back(s.Int64(0), std::move(sealed));
@@ -642,19 +619,15 @@ absl::StatusOr<int64_t> SealStoredSecrets(Connection& c, const SecretBox& box) {
       // Only rows with a non-empty secret can need work.
       STORE_ASSIGN_OR_RETURN(
           Statement s,
-          c.Prepare("SELECT id, target FROM executions WHERE "
-                    "instr(target, '\"auth_header\":\"\"') = 0 OR "
-                    "instr(target, '\"signing_secret\":\"\"') = 0 OR "
-                    "instr(target, '\"previous_signing_secret\":\"\"') = 0"));
+          c.Prepare(absl::StrCat("SELECT id, target FROM executions WHERE ",
+                                 sqlite::TargetHasSecretSql("target"))));
       while (true) {
         STORE_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
         const std::string text = s.Text(1);
-        if (!needs_work(text)) continue;
-        STORE_ASSIGN_OR_RETURN(core::Target target,
-                               sqlite::DecodeTarget(text, &box));
+        if (!sqlite::TargetSecretsNeedReseal(text, box)) continue;
         STORE_ASSIGN_OR_RETURN(std::string sealed,
-                               sqlite::EncodeTarget(target, &box));
+                               sqlite::ResealTarget(text, box));
         updates.emplace_back(s.Int64(0), std::move(sealed));
       }
     }
