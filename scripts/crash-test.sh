@@ -4,15 +4,20 @@
 # every acknowledged (event, target) must have been delivered at least once.
 #
 #   scripts/crash-test.sh [--kills N] [--seconds S] [--rate R] [--seed X] [--report FILE]
+#                         [--store sqlite|postgres] [--replicas N] [--lease D]
 #
-# Defaults: 20 kills over 60 s at 400 events/s (the full run recorded in
-# docs/reliability.md). `make test` runs --kills 5 --seconds 30.
+# Defaults: one heraldd on SQLite, 20 kills over 60 s at 400 events/s (the
+# full run recorded in docs/reliability.md). `make test` runs --kills 5
+# --seconds 30. With --store postgres the script starts a throw-away
+# PostgreSQL (scripts/postgres-test-cluster.sh, stopped at the end) and
+# --replicas heraldd on it (default 2, delivery_lease --lease, default 5s);
+# each kill hits a random replica. Not in `make test`.
 # Uses $BUILD_DIR (default build): builds crash_test and heraldd there if
 # they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-KILLS=20 SECS=60 RATE=400 SEED=0 REPORT=""
+KILLS=20 SECS=60 RATE=400 SEED=0 REPORT="" STORE=sqlite REPLICAS=2 LEASE=5s
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) KILLS=$2; shift 2 ;;
@@ -20,7 +25,10 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --report) REPORT=$2; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --store) STORE=$2; shift 2 ;;
+    --replicas) REPLICAS=$2; shift 2 ;;
+    --lease) LEASE=$2; shift 2 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "crash-test.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -32,4 +40,21 @@ if [ ! -x "$BIN" ] || [ ! -x "$BUILD_DIR/server/heraldd" ]; then
 fi
 args=(--kills="$KILLS" --seconds="$SECS" --rate="$RATE" --seed="$SEED")
 [ -z "$REPORT" ] || args+=(--report="$REPORT")
-exec "$BIN" "${args[@]}"
+case "$STORE" in
+  sqlite) exec "$BIN" "${args[@]}" ;;
+  postgres) ;;
+  *) echo "crash-test.sh: --store must be sqlite or postgres" >&2; exit 2 ;;
+esac
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/herald-crash-pg.XXXXXX")
+STATE=$STATE_DIR/cluster.state
+trap 'scripts/postgres-test-cluster.sh stop "$STATE"; rm -rf "$STATE_DIR"' EXIT
+# The watchdog stops the cluster even if this script is killed.
+scripts/postgres-test-cluster.sh start "$STATE" --owner-pid $$ >/dev/null
+# shellcheck disable=SC1090
+. "$STATE"
+if [ -n "${MISSING:-}" ]; then
+  echo "crash-test.sh: $MISSING" >&2
+  exit 1
+fi
+"$BIN" "${args[@]}" --postgres_dsn="$DSN" --replicas="$REPLICAS" \
+  --delivery_lease="$LEASE"

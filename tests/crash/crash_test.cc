@@ -7,19 +7,28 @@
 //
 //   crash_test [--kills=20] [--seconds=60] [--rate=400] [--seed=N]
 //              [--report=FILE]
+//              [--postgres_dsn=DSN [--replicas=2] [--delivery_lease=5s]]
+//
+// With --postgres_dsn, --replicas heraldd run on that (empty) PostgreSQL
+// database with one admin token and one secret key; each publisher prefers
+// its own replica and moves to another while its replica is down (as a
+// client behind a load balancer would), re-sending what was not
+// acknowledged with the same request_id; each kill picks a random replica.
+// Tasks a killed replica had claimed are reclaimed when their lease expires
+// (--delivery_lease), by whichever replica claims first.
 //
 // Run it through scripts/crash-test.sh. Exit status 0 when nothing
 // acknowledged was lost and every duplicate is explained by a kill.
 //
-// The load: one PublishEvents stream (re-opened after every kill) sends
-// PUSH_ARTIFACT events at --rate per second, each with request_id
-// "crash-<n>" and operator "crash-<n>" (the marker the payloads carry). One
-// policy has two targets on a local recording receiver: /fast answers at
-// once (Default payload, with an auth_header), /slow answers after 30 ms
-// (CloudEvents, signed), so attempts are in flight at most kills. Events
-// whose ack did not arrive before a kill are published again with the same
-// request_id after the restart (the idempotency key makes that safe), so in
-// the end every event is acknowledged.
+// The load: one PublishEvents stream per replica (re-opened after every
+// kill) sends PUSH_ARTIFACT events, --rate per second in all, each with
+// request_id "crash-<n>" and operator "crash-<n>" (the marker the payloads
+// carry). One policy has two targets on a local recording receiver: /fast
+// answers at once (Default payload, with an auth_header), /slow answers
+// after 30 ms (CloudEvents, signed), so attempts are in flight at most
+// kills. Events whose ack did not arrive before a kill are published again
+// with the same request_id after the restart (the idempotency key makes
+// that safe), so in the end every event is acknowledged.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -62,6 +72,9 @@ struct Flags {
   int rate = 400;
   uint64_t seed = 0;
   std::string report;
+  std::string postgres_dsn;  // empty: one heraldd on SQLite
+  int replicas = 2;          // with postgres_dsn
+  std::string delivery_lease = "5s";
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -83,13 +96,22 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       ok = absl::SimpleAtoi(*v, &f->seed);
     } else if (auto v = value("report")) {
       f->report = std::string(*v);
+    } else if (auto v = value("postgres_dsn")) {
+      f->postgres_dsn = std::string(*v);
+      ok = !f->postgres_dsn.empty();
+    } else if (auto v = value("replicas")) {
+      ok = absl::SimpleAtoi(*v, &f->replicas) && f->replicas >= 1 &&
+           f->replicas <= 8;
+    } else if (auto v = value("delivery_lease")) {
+      f->delivery_lease = std::string(*v);
     } else {
       ok = false;
     }
     if (!ok) {
       std::cerr << "crash_test: bad argument " << a
                 << "\nusage: crash_test [--kills=N] [--seconds=S] [--rate=R]"
-                   " [--seed=N] [--report=FILE]\n";
+                   " [--seed=N] [--report=FILE] [--postgres_dsn=DSN"
+                   " [--replicas=N] [--delivery_lease=D]]\n";
       return false;
     }
   }
@@ -138,11 +160,21 @@ struct ServerSlot {
   bool up ABSL_GUARDED_BY(mu) = false;
 };
 
-// Publishes events and keeps track of which ones were acknowledged.
+// Publishes events and keeps track of which ones were acknowledged. Its
+// events are numbered first, first + step, ...; it publishes to
+// slots[preferred] whenever that server is up, else to another one that
+// is (and goes back when its own is up again).
 class Publisher {
  public:
-  Publisher(ServerSlot* slot, std::string token, int rate)
-      : slot_(slot), token_(std::move(token)), rate_(rate) {}
+  Publisher(std::vector<ServerSlot*> slots, size_t preferred,
+            std::string token, int rate, int64_t first, int64_t step)
+      : slots_(std::move(slots)),
+        preferred_(preferred),
+        token_(std::move(token)),
+        rate_(rate),
+        step_(step),
+        first_(first),
+        next_(first) {}
 
   void Start() { thread_ = std::thread([this] { Run(); }); }
   // Stops creating new events; keeps re-sending unacknowledged ones.
@@ -168,7 +200,9 @@ class Publisher {
     absl::MutexLock lock(&mu_);
     return acked_;
   }
-  int64_t created() const { return next_.load(); }
+  int64_t created() const { return (next_.load() - first_) / step_; }
+  // Streams opened on a replica other than the preferred one.
+  int64_t failovers() const { return failovers_.load(); }
   int64_t resent() const { return resent_.load(); }
   int64_t duplicate_acks() const { return duplicate_acks_.load(); }
   int64_t error_acks() const { return error_acks_.load(); }
@@ -176,39 +210,64 @@ class Publisher {
   int64_t bad_delivery_counts() const { return bad_delivery_counts_.load(); }
 
  private:
+  // The server to publish to: the preferred one if up, else the first
+  // other one up (-1: none). Sets `generation` to its generation.
+  int Pick(int* generation) const {
+    for (size_t k = 0; k < slots_.size(); ++k) {
+      const size_t i = (preferred_ + k) % slots_.size();
+      absl::MutexLock lock(&slots_[i]->mu);
+      if (slots_[i]->up) {
+        *generation = slots_[i]->generation;
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+
   void Run() {
-    int generation = -1;
+    int current = -1, generation = -1;
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::EventService::Stub> stub;
     while (!stop_) {
-      bool up;
-      {
-        absl::MutexLock lock(&slot_->mu);
-        up = slot_->up;
-        if (up && slot_->generation != generation) {
-          generation = slot_->generation;
-          channel = grpc::CreateChannel(slot_->address,
-                                        grpc::InsecureChannelCredentials());
-          stub = v1::EventService::NewStub(channel);
-        }
-      }
-      if (!up) {
+      int g = -1;
+      const int pick = Pick(&g);
+      if (pick < 0) {
         absl::SleepFor(absl::Milliseconds(5));
         continue;
+      }
+      if (pick != current || g != generation) {
+        current = pick;
+        generation = g;
+        absl::MutexLock lock(&slots_[pick]->mu);
+        channel = grpc::CreateChannel(slots_[pick]->address,
+                                      grpc::InsecureChannelCredentials());
+        stub = v1::EventService::NewStub(channel);
       }
       bool idle;
       {
         absl::MutexLock lock(&mu_);
         idle = !new_events_ && unacked_.empty();
       }
-      if (!idle) RunStream(*stub);
+      if (!idle) {
+        if (current != static_cast<int>(preferred_)) ++failovers_;
+        RunStream(*stub, current);
+      }
       if (!stop_) absl::SleepFor(absl::Milliseconds(10));
     }
   }
 
+  // True while publishing to another server although the preferred one is
+  // up again: the stream then ends (what it has not had acknowledged is
+  // re-sent on the next one).
+  bool ShouldMoveBack(int current) const {
+    if (current == static_cast<int>(preferred_)) return false;
+    absl::MutexLock lock(&slots_[preferred_]->mu);
+    return slots_[preferred_]->up;
+  }
+
   // One stream: re-sends what is unacknowledged, then new events, until the
   // stream breaks.
-  void RunStream(v1::EventService::Stub& stub) {
+  void RunStream(v1::EventService::Stub& stub, int current) {
     grpc::ClientContext context;
     context.AddMetadata("authorization", "Bearer " + token_);
     {
@@ -267,7 +326,9 @@ class Publisher {
     }
     const absl::Duration interval = absl::Seconds(1) / rate_;
     absl::Time next_send = absl::Now();
+    int64_t sent_here = 0;
     while (ok && !stop_ && !broken) {
+      if ((++sent_here & 63) == 0 && ShouldMoveBack(current)) break;
       if (!new_events_) {
         // Nothing new: wait for this stream's acks (or the break), then
         // close it; what was refused is re-sent on the next stream.
@@ -297,7 +358,7 @@ class Publisher {
         continue;
       }
       next_send = std::max(next_send + interval, now - absl::Milliseconds(100));
-      ok = send(next_++);
+      ok = send(next_.fetch_add(step_));
     }
     stream->WritesDone();
     reader.join();
@@ -306,13 +367,17 @@ class Publisher {
     context_ = nullptr;
   }
 
-  ServerSlot* slot_;
+  const std::vector<ServerSlot*> slots_;
+  const size_t preferred_;
   const std::string token_;
   const int rate_;
+  const int64_t step_;
+  const int64_t first_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> new_events_{true};
-  std::atomic<int64_t> next_{1};
+  std::atomic<int64_t> next_;
+  std::atomic<int64_t> failovers_{0};
   std::atomic<int64_t> resent_{0};
   std::atomic<int64_t> duplicate_acks_{0};
   std::atomic<int64_t> error_acks_{0};
@@ -326,8 +391,18 @@ class Publisher {
 };
 
 struct Kill {
+  int replica;
   absl::Time killed;
   absl::Time restarted;
+};
+
+// One heraldd: how to start it, the process of the moment, and the slot
+// the publishers read its address from.
+struct Replica {
+  HeralddProcess::Options options;
+  std::unique_ptr<HeralddProcess> process;
+  ServerSlot slot;
+  int kills = 0;
 };
 
 int Main(int argc, char** argv) {
@@ -347,21 +422,45 @@ int Main(int argc, char** argv) {
   std::unique_ptr<TestReceiver> receiver = *std::move(receiver_or);
   receiver->SetReply("/slow", Reply::Status(200).After(absl::Milliseconds(30)));
 
-  const std::string data_dir = herald::testing::MakeTempDir("herald-crash");
-  HeralddProcess::Options options;
-  options.data_dir = data_dir;
-  options.extra_args = {"--delivery_backoff_scale=0.01",
-                        "--webhook_job_max_retry=10", "--log_level=warn"};
-  auto started = HeralddProcess::Start(options);
-  if (!started.ok()) {
-    std::cerr << "heraldd: " << started.status() << "\n";
-    return 1;
+  const bool postgres = !flags.postgres_dsn.empty();
+  const int replica_count = postgres ? flags.replicas : 1;
+  std::vector<std::unique_ptr<Replica>> replicas;
+  std::vector<std::string> data_dirs;
+  // On PostgreSQL every replica gets the same admin token and secret key.
+  const std::string admin_token = absl::StrCat(
+      "crash-test-admin-", std::uniform_int_distribution<uint64_t>()(rng));
+  std::string secret_key(32, '\0');
+  for (char& c : secret_key) c = static_cast<char>(rng());
+  for (int i = 0; i < replica_count; ++i) {
+    auto r = std::make_unique<Replica>();
+    r->options.data_dir = herald::testing::MakeTempDir("herald-crash");
+    data_dirs.push_back(r->options.data_dir);
+    r->options.extra_args = {"--delivery_backoff_scale=0.01",
+                             "--webhook_job_max_retry=10", "--log_level=warn"};
+    if (postgres) {
+      r->options.extra_args.insert(
+          r->options.extra_args.end(),
+          {"--store=postgres",
+           absl::StrCat("--postgres_dsn=", flags.postgres_dsn),
+           "--postgres_pool_size=4",
+           absl::StrCat("--delivery_lease=", flags.delivery_lease)});
+      r->options.env["HERALD_ADMIN_TOKEN"] = admin_token;
+      r->options.env["HERALD_SECRET_KEY"] = absl::Base64Escape(secret_key);
+    }
+    // One after the other: the first creates the schema.
+    auto started = HeralddProcess::Start(r->options);
+    if (!started.ok()) {
+      std::cerr << "heraldd " << i << ": " << started.status() << "\n";
+      return 1;
+    }
+    r->process = *std::move(started);
+    replicas.push_back(std::move(r));
   }
-  std::unique_ptr<HeralddProcess> server = *std::move(started);
-  const std::string token = server->AdminToken();
+  const std::string token =
+      postgres ? admin_token : replicas[0]->process->AdminToken();
 
   {
-    auto policies = v1::PolicyService::NewStub(server->Channel());
+    auto policies = v1::PolicyService::NewStub(replicas[0]->process->Channel());
     v1::CreatePolicyRequest request;
     v1::Policy* p = request.mutable_policy();
     p->set_project_id(1);
@@ -385,61 +484,93 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // The other replicas' match caches pick the policy up within 1 s.
+  if (replica_count > 1) absl::SleepFor(absl::Milliseconds(1500));
 
-  ServerSlot slot;
-  {
-    absl::MutexLock lock(&slot.mu);
-    slot.address = server->address();
-    slot.up = true;
+  std::vector<ServerSlot*> slots;
+  for (auto& r : replicas) {
+    absl::MutexLock lock(&r->slot.mu);
+    r->slot.address = r->process->address();
+    r->slot.up = true;
+    slots.push_back(&r->slot);
   }
-  Publisher publisher(&slot, token, flags.rate);
+  std::vector<std::unique_ptr<Publisher>> publishers;
+  for (int i = 0; i < replica_count; ++i) {
+    // The rate is shared out; publisher i numbers its events i+1, i+1+N, ...
+    publishers.push_back(std::make_unique<Publisher>(
+        slots, i, token, std::max(1, flags.rate / replica_count), i + 1,
+        replica_count));
+  }
   const absl::Time begin = absl::Now();
-  publisher.Start();
+  for (auto& p : publishers) p->Start();
 
   // Kill at random moments: intervals uniform in [50 ms, 2 x mean - 50 ms],
-  // so some kills land while the restarted heraldd is still recovering.
+  // so some kills land while the restarted heraldd is still recovering; on
+  // PostgreSQL each kill picks one replica at random.
   std::vector<Kill> kills;
   const double mean = flags.seconds / std::max(flags.kills + 1, 1);
   std::uniform_real_distribution<double> interval(0.05, std::max(0.1, 2 * mean - 0.05));
+  std::uniform_int_distribution<int> victim(0, replica_count - 1);
   int failed_restarts = 0;
   for (int k = 0; k < flags.kills; ++k) {
     absl::SleepFor(absl::Seconds(interval(rng)));
     Kill kill;
-    ::kill(server->pid(), SIGKILL);
+    kill.replica = victim(rng);
+    Replica& r = *replicas[kill.replica];
+    ::kill(r.process->pid(), SIGKILL);
     kill.killed = absl::Now();
     {
-      absl::MutexLock lock(&slot.mu);
-      slot.up = false;
+      absl::MutexLock lock(&r.slot.mu);
+      r.slot.up = false;
     }
-    server->Kill();  // reaps
-    server.reset();
+    r.process->Kill();  // reaps
+    r.process.reset();
     absl::StatusOr<std::unique_ptr<HeralddProcess>> again;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      again = HeralddProcess::Start(options);
+      again = HeralddProcess::Start(r.options);
       if (again.ok()) break;
       ++failed_restarts;
       std::cerr << "restart failed: " << again.status() << "\n";
     }
     if (!again.ok()) return 1;
-    server = *std::move(again);
+    r.process = *std::move(again);
+    ++r.kills;
     kill.restarted = absl::Now();
     {
-      absl::MutexLock lock(&slot.mu);
-      slot.address = server->address();
-      ++slot.generation;
-      slot.up = true;
+      absl::MutexLock lock(&r.slot.mu);
+      r.slot.address = r.process->address();
+      ++r.slot.generation;
+      r.slot.up = true;
     }
     kills.push_back(kill);
-    std::cout << "kill " << (k + 1) << " at "
-              << absl::ToDoubleSeconds(kill.killed - begin) << " s; restarted in "
+    std::cout << "kill " << (k + 1);
+    if (replica_count > 1) std::cout << " (replica " << kill.replica << ")";
+    std::cout << " at " << absl::ToDoubleSeconds(kill.killed - begin)
+              << " s; restarted in "
               << absl::ToInt64Milliseconds(kill.restarted - kill.killed) << " ms"
               << std::endl;
   }
   absl::SleepFor(absl::Seconds(std::min(mean, 2.0)));
-  publisher.StopNewEvents();
-  const bool all_acked = publisher.WaitAllAcked(absl::Seconds(60));
-  publisher.Stop();
-  const std::set<int64_t> acked = publisher.acked();
+  for (auto& p : publishers) p->StopNewEvents();
+  bool all_acked = true;
+  for (auto& p : publishers) {
+    all_acked = p->WaitAllAcked(absl::Seconds(60)) && all_acked;
+  }
+  std::set<int64_t> acked;
+  int64_t created = 0, resent = 0, duplicate_acks = 0, error_acks = 0,
+          streams = 0, bad_delivery_counts = 0, failovers = 0;
+  for (auto& p : publishers) {
+    p->Stop();
+    const std::set<int64_t> a = p->acked();
+    acked.insert(a.begin(), a.end());
+    created += p->created();
+    resent += p->resent();
+    duplicate_acks += p->duplicate_acks();
+    error_acks += p->error_acks();
+    streams += p->streams();
+    bad_delivery_counts += p->bad_delivery_counts();
+    failovers += p->failovers();
+  }
 
   // Wait for every acknowledged (event, target) to arrive.
   const int64_t expected = static_cast<int64_t>(acked.size()) * 2;
@@ -470,7 +601,13 @@ int Main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(200));
   }
   const absl::Duration drain_time = absl::Now() - drain_start;
-  const int exit_code = server->Terminate(absl::Seconds(30));
+  int exit_code = 0;
+  std::vector<int64_t> kills_per_replica;
+  for (auto& r : replicas) {
+    const int code = r->process->Terminate(absl::Seconds(30));
+    if (code != 0) exit_code = code;
+    kills_per_replica.push_back(r->kills);
+  }
   receiver->Stop();
 
   // Duplicates: each must straddle a kill (the earlier copy arrived before
@@ -500,19 +637,29 @@ int Main(int argc, char** argv) {
   }
   // Events published but never acknowledged may or may not be delivered;
   // every event is acknowledged in the end, so there should be none.
-  const int64_t never_acked = publisher.created() - 1 - static_cast<int64_t>(acked.size());
+  const int64_t never_acked = created - static_cast<int64_t>(acked.size());
 
   const bool pass = missing == 0 && unexplained == 0 && all_acked &&
                     never_acked == 0 && exit_code == 0 && unmarked == 0 &&
-                    publisher.bad_delivery_counts() == 0;
+                    bad_delivery_counts == 0;
   std::ostringstream figures;
-  figures << "{\"kills\":" << kills.size()
+  figures << "{\"store\":\"" << (postgres ? "postgres" : "sqlite")
+          << "\",\"replicas\":" << replica_count
+          << ",\"kills\":" << kills.size();
+  if (replica_count > 1) {
+    figures << ",\"kills_per_replica\":[";
+    for (size_t i = 0; i < kills_per_replica.size(); ++i) {
+      figures << (i ? "," : "") << kills_per_replica[i];
+    }
+    figures << "],\"publisher_failovers\":" << failovers;
+  }
+  figures
           << ",\"seconds\":" << absl::ToDoubleSeconds(absl::Now() - begin)
           << ",\"events_acknowledged\":" << acked.size()
-          << ",\"events_resent_after_kill\":" << publisher.resent()
-          << ",\"duplicate_acks\":" << publisher.duplicate_acks()
-          << ",\"error_acks\":" << publisher.error_acks()
-          << ",\"streams\":" << publisher.streams()
+          << ",\"events_resent_after_kill\":" << resent
+          << ",\"duplicate_acks\":" << duplicate_acks
+          << ",\"error_acks\":" << error_acks
+          << ",\"streams\":" << streams
           << ",\"deliveries_expected\":" << expected
           << ",\"deliveries_received\":" << deliveries
           << ",\"acknowledged_lost\":" << missing
@@ -529,13 +676,15 @@ int Main(int argc, char** argv) {
     std::ofstream(flags.report) << figures.str() << "\n";
   }
   if (!pass) {
-    std::cerr << "CRASH TEST FAILED (data dir kept: " << data_dir << ")\n";
+    std::cerr << "CRASH TEST FAILED (data dirs kept:";
+    for (const std::string& d : data_dirs) std::cerr << " " << d;
+    std::cerr << ")\n";
     if (missing > 0) std::cerr << missing << " acknowledged deliveries missing\n";
     if (!all_acked || never_acked != 0) std::cerr << "events never acknowledged: " << never_acked << "\n";
     if (exit_code != 0) std::cerr << "final SIGTERM exit status " << exit_code << "\n";
     if (unmarked != 0) std::cerr << unmarked << " requests without a marker\n";
-    if (publisher.bad_delivery_counts() != 0) {
-      std::cerr << publisher.bad_delivery_counts()
+    if (bad_delivery_counts != 0) {
+      std::cerr << bad_delivery_counts
                 << " acks with deliveries_created != 2\n";
     }
     return 1;
