@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C++ unit tests (tests/unit: core, events, rendering, store, config,
 # logging, sender, delivery engine) built with AddressSanitizer and
-# UndefinedBehaviorSanitizer (g++, -DHERALD_SANITIZE=ON, -O1 -g1 with asserts
+# UndefinedBehaviorSanitizer (g++, -DHERALD_SANITIZE=ON, -O0 -g1 with asserts
 # on) in $BUILD_ASAN (default build-asan), run with ctest. Any sanitizer
 # report fails the test that triggered it. `make test` runs this.
 #
@@ -12,7 +12,7 @@ BUILD_ASAN=${BUILD_ASAN:-build-asan}
 JOBS=${JOBS:-2}
 if [ ! -f "$BUILD_ASAN/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_ASAN" -G Ninja -DHERALD_SANITIZE=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \
     >/dev/null
 fi
 start=$SECONDS

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "server/api/event_convert.h"
+#include "server/api/reactor_lifetime.h"
 #include "server/auth/permissions.h"
 #include "server/core/status_macros.h"
 
@@ -116,12 +117,7 @@ class PublishStream final
   }
 
   void OnDone() override {
-    bool destroy;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      destroy = outstanding_ == 0;
-    }
+    const bool destroy = lifetime_.Done();
     if (tracked_) services_.calls->End();
     if (destroy) delete this;
   }
@@ -230,18 +226,10 @@ class PublishStream final
     Finish(status);
   }
 
-  void Hold() {
-    absl::MutexLock lock(&mu_);
-    ++outstanding_;
-  }
+  void Hold() { lifetime_.Hold(); }
 
   void Release() {
-    bool destroy;
-    {
-      absl::MutexLock lock(&mu_);
-      destroy = --outstanding_ == 0 && done_;
-    }
-    if (destroy) delete this;
+    if (lifetime_.Release()) delete this;
   }
 
   const ServiceContext& services_;
@@ -263,8 +251,7 @@ class PublishStream final
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // callbacks that use `this`
+  ReactorLifetime lifetime_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "server/api/delivery_convert.h"
+#include "server/api/reactor_lifetime.h"
 #include "server/api/watch_cursor.h"
 #include "server/auth/permissions.h"
 #include "server/core/status_macros.h"
@@ -92,12 +93,7 @@ class WatchTasksReactor final
   }
 
   void OnDone() override {
-    bool destroy;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      destroy = outstanding_ == 0;
-    }
+    const bool destroy = lifetime_.Done();
     if (tracked_) services_.calls->End();
     if (destroy) delete this;
   }
@@ -274,18 +270,10 @@ class WatchTasksReactor final
     Finish(ToGrpcStatus(status));
   }
 
-  void Hold() {
-    absl::MutexLock lock(&mu_);
-    ++outstanding_;
-  }
+  void Hold() { lifetime_.Hold(); }
 
   void Release() {
-    bool destroy;
-    {
-      absl::MutexLock lock(&mu_);
-      destroy = --outstanding_ == 0 && done_;
-    }
-    if (destroy) delete this;
+    if (lifetime_.Release()) delete this;
   }
 
   const ServiceContext& services_;
@@ -302,8 +290,7 @@ class WatchTasksReactor final
 
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  ReactorLifetime lifetime_;
 };
 
 }  // namespace
