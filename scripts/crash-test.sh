@@ -10,8 +10,11 @@
 # full run recorded in docs/reliability.md). `make test` runs --kills 5
 # --seconds 30. With --store postgres the script starts a throw-away
 # PostgreSQL (scripts/postgres-test-cluster.sh, stopped at the end) and
-# --replicas heraldd on it (default 2, delivery_lease --lease, default 5s);
-# each kill hits a random replica. Not in `make test`.
+# --replicas heraldd on it (default 2); each kill hits a random replica.
+# Not in `make test`. --lease is the replicas' delivery_lease (default 5s;
+# SQLite runs with heraldd's default, 60 s): how long a dead replica's
+# claimed tasks wait, and how long before a kill a duplicate's first copy
+# may have arrived to count as in flight at that kill.
 # Uses $BUILD_DIR (default build): builds crash_test and heraldd there if
 # they are missing.
 set -euo pipefail

@@ -7,7 +7,7 @@
 //
 //   crash_test [--kills=20] [--seconds=60] [--rate=400] [--seed=N]
 //              [--report=FILE]
-//              [--postgres_dsn=DSN [--replicas=2] [--delivery_lease=5s]]
+//              [--delivery_lease=D] [--postgres_dsn=DSN [--replicas=2]]
 //
 // With --postgres_dsn, --replicas heraldd run on that (empty) PostgreSQL
 // database with one admin token and one secret key; each publisher prefers
@@ -18,7 +18,10 @@
 // (--delivery_lease), by whichever replica claims first.
 //
 // Run it through scripts/crash-test.sh. Exit status 0 when nothing
-// acknowledged was lost and every duplicate is explained by a kill.
+// acknowledged was lost and every duplicate is explained by a kill: its
+// first copy arrived before the kill, at most one delivery_lease before
+// it (an attempt sent earlier would have had its lease expire while its
+// heraldd was alive), and the second copy after it.
 //
 // The load: one PublishEvents stream per replica (re-opened after every
 // kill) sends PUSH_ARTIFACT events, --rate per second in all, each with
@@ -74,7 +77,8 @@ struct Flags {
   std::string report;
   std::string postgres_dsn;  // empty: one heraldd on SQLite
   int replicas = 2;          // with postgres_dsn
-  std::string delivery_lease = "5s";
+  // heraldd's delivery_lease; "" = its default (60 s).
+  std::string delivery_lease;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -104,6 +108,9 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
            f->replicas <= 8;
     } else if (auto v = value("delivery_lease")) {
       f->delivery_lease = std::string(*v);
+      absl::Duration d;
+      ok = absl::ParseDuration(f->delivery_lease, &d) &&
+           d > absl::ZeroDuration();
     } else {
       ok = false;
     }
@@ -437,13 +444,16 @@ int Main(int argc, char** argv) {
     data_dirs.push_back(r->options.data_dir);
     r->options.extra_args = {"--delivery_backoff_scale=0.01",
                              "--webhook_job_max_retry=10", "--log_level=warn"};
+    if (!flags.delivery_lease.empty()) {
+      r->options.extra_args.push_back(
+          absl::StrCat("--delivery_lease=", flags.delivery_lease));
+    }
     if (postgres) {
       r->options.extra_args.insert(
           r->options.extra_args.end(),
           {"--store=postgres",
            absl::StrCat("--postgres_dsn=", flags.postgres_dsn),
-           "--postgres_pool_size=4",
-           absl::StrCat("--delivery_lease=", flags.delivery_lease)});
+           "--postgres_pool_size=4"});
       r->options.env["HERALD_ADMIN_TOKEN"] = admin_token;
       r->options.env["HERALD_SECRET_KEY"] = absl::Base64Escape(secret_key);
     }
@@ -611,7 +621,12 @@ int Main(int argc, char** argv) {
   receiver->Stop();
 
   // Duplicates: each must straddle a kill (the earlier copy arrived before
-  // the kill, the later one after the restart).
+  // the kill, at most a lease earlier: an attempt in flight at the kill;
+  // the later one after it).
+  absl::Duration lease = absl::Seconds(60);  // heraldd's default
+  if (!flags.delivery_lease.empty()) {
+    (void)absl::ParseDuration(flags.delivery_lease, &lease);
+  }
   int64_t duplicates = 0, unexplained = 0, deliveries = 0;
   absl::Duration worst_gap = absl::ZeroDuration();
   for (auto& [key, times] : arrivals) {
@@ -622,7 +637,8 @@ int Main(int argc, char** argv) {
       ++duplicates;
       bool explained = false;
       for (const Kill& k : kills) {
-        if (times[i - 1] <= k.killed && times[i] >= k.killed) {
+        if (times[i - 1] <= k.killed && times[i] >= k.killed &&
+            k.killed - times[i - 1] <= lease) {
           explained = true;
           worst_gap = std::max(worst_gap, k.killed - times[i - 1]);
           break;
@@ -666,6 +682,7 @@ int Main(int argc, char** argv) {
           << ",\"duplicates\":" << duplicates
           << ",\"duplicates_unexplained\":" << unexplained
           << ",\"worst_duplicate_gap_ms\":" << absl::ToInt64Milliseconds(worst_gap)
+          << ",\"delivery_lease_ms\":" << absl::ToInt64Milliseconds(lease)
           << ",\"drain_ms\":" << absl::ToInt64Milliseconds(drain_time)
           << ",\"failed_restarts\":" << failed_restarts
           << ",\"final_sigterm_exit\":" << exit_code
