@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -1122,12 +1123,16 @@ struct EventBatch {
   std::vector<CommittedEvent> results;
 };
 
+// Policies known to exist within one write item (a policy cannot be
+// deleted in the middle of one: deletes are write items of their own).
+using ExistingPolicies = absl::flat_hash_set<int64_t>;
+
 // Inserts one event with its executions and Pending tasks, or recognises a
-// duplicate request id. Runs on the writer inside the event's savepoint.
+// duplicate request id. Runs on the writer inside a savepoint.
 absl::Status CommitEvent(Connection& c, const NewEvent& ev,
                          const std::vector<std::string>& targets,
                          absl::Time now, absl::Duration idempotency_window,
-                         CommittedEvent& out) {
+                         ExistingPolicies& existing, CommittedEvent& out) {
   if (!ev.request_id.empty()) {
     STORE_ASSIGN_OR_RETURN(
         Statement s,
@@ -1165,7 +1170,7 @@ absl::Status CommitEvent(Connection& c, const NewEvent& ev,
   int created = 0;
   for (size_t j = 0; j < ev.deliveries.size(); ++j) {
     const NewDelivery& d = ev.deliveries[j];
-    {
+    if (!existing.contains(d.policy_id)) {
       // A policy deleted since the event was matched gets nothing: the
       // outcome is the same as if the delete had come first.
       STORE_ASSIGN_OR_RETURN(
@@ -1173,6 +1178,7 @@ absl::Status CommitEvent(Connection& c, const NewEvent& ev,
       s.Bind(1, d.policy_id);
       STORE_ASSIGN_OR_RETURN(bool exists, s.Step());
       if (!exists) continue;
+      existing.insert(d.policy_id);
     }
     {
       STORE_ASSIGN_OR_RETURN(
@@ -1271,6 +1277,7 @@ void SqliteStore::CommitEventsAsync(
         // Events almost never fail; if one does, everything goes back to
         // that savepoint and the events run again one savepoint each, so
         // that only the failing ones are left out.
+        ExistingPolicies existing;
         STORE_RETURN_IF_ERROR(RunSql(c, "SAVEPOINT events"));
         bool clean = true;
         for (size_t i = 0; i < batch->events.size() && clean; ++i) {
@@ -1278,7 +1285,7 @@ void SqliteStore::CommitEventsAsync(
           if (!out.status.ok()) continue;
           absl::Status s =
               CommitEvent(c, batch->events[i], batch->targets[i], now,
-                          options_.idempotency_window, out);
+                          options_.idempotency_window, existing, out);
           if (s.ok()) continue;
           if (absl::IsUnavailable(s) || !c.in_transaction()) return s;
           clean = false;
@@ -1295,7 +1302,7 @@ void SqliteStore::CommitEventsAsync(
           STORE_RETURN_IF_ERROR(RunSql(c, "SAVEPOINT event"));
           absl::Status s =
               CommitEvent(c, batch->events[i], batch->targets[i], now,
-                          options_.idempotency_window, out);
+                          options_.idempotency_window, existing, out);
           if (s.ok()) {
             STORE_RETURN_IF_ERROR(RunSql(c, "RELEASE event"));
             continue;
