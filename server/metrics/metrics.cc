@@ -139,14 +139,30 @@ Metrics::Metrics()
 
 void Metrics::RecordAttempt(std::string_view target_type,
                             std::string_view outcome, absl::Duration latency) {
-  const std::string type(target_type);
-  const std::string result(outcome);
-  attempts_.Add({{"target_type", type}, {"outcome", result}}).Increment();
-  if (result != "retry") {
-    finished_.Add({{"target_type", type}, {"outcome", result}}).Increment();
+  std::string key;
+  key.reserve(target_type.size() + 1 + outcome.size());
+  key.append(target_type).append("/").append(outcome);
+  AttemptSeries series;
+  {
+    absl::MutexLock lock(&series_mu_);
+    auto it = series_.find(key);
+    if (it == series_.end()) {
+      const std::string type(target_type);
+      const std::string result(outcome);
+      AttemptSeries s;
+      s.attempts = &attempts_.Add({{"target_type", type}, {"outcome", result}});
+      s.finished = result == "retry" ? nullptr
+                                     : &finished_.Add({{"target_type", type},
+                                                       {"outcome", result}});
+      s.duration =
+          &attempt_duration_.Add({{"target_type", type}}, LatencyBuckets());
+      it = series_.emplace(std::move(key), s).first;
+    }
+    series = it->second;
   }
-  attempt_duration_.Add({{"target_type", type}}, LatencyBuckets())
-      .Observe(absl::ToDoubleSeconds(latency));
+  series.attempts->Increment();
+  if (series.finished != nullptr) series.finished->Increment();
+  series.duration->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::RecordAckToDelivery(absl::Duration latency) {

@@ -87,6 +87,17 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& finished_;
   prometheus::Family<prometheus::Histogram>& attempt_duration_;
   prometheus::Histogram& ack_to_delivery_;
+
+  // The series of one (target_type, outcome), looked up once: Family::Add
+  // builds label maps and hashes them on every call, once per delivery.
+  struct AttemptSeries {
+    prometheus::Counter* attempts;
+    prometheus::Counter* finished;  // nullptr for "retry"
+    prometheus::Histogram* duration;
+  };
+  absl::Mutex series_mu_;
+  std::map<std::string, AttemptSeries, std::less<>> series_
+      ABSL_GUARDED_BY(series_mu_);
 };
 
 // The /metrics HTTP listener (civetweb, its own threads).
