@@ -56,6 +56,7 @@ absl::StatusOr<std::vector<store::TaskUpdate>> WatchHub::Read(int64_t after,
                                                               int limit) {
   {
     absl::MutexLock lock(&mu_);
+    last_use_ = absl::Now();
     if (after >= latest_seq_) return std::vector<store::TaskUpdate>{};
     if (!ring_.empty() && after >= ring_.front().seq - 1) {
       auto first = std::upper_bound(
@@ -82,6 +83,7 @@ absl::StatusOr<std::vector<store::TaskUpdate>> WatchHub::Read(int64_t after,
 void WatchHub::WhenAfter(int64_t after, absl::AnyInvocable<void() &&> wake) {
   {
     absl::MutexLock lock(&mu_);
+    last_use_ = absl::Now();
     if (!stopping_ && latest_seq_ <= after) {
       waiters_.push_back(Waiter{after, std::move(wake)});
       return;
@@ -117,26 +119,37 @@ void WatchHub::FetchLoop() {
 bool WatchHub::FetchOnce() {
   while (true) {
     int64_t after;
+    bool idle;
     {
       absl::MutexLock lock(&mu_);
       after = latest_seq_;
+      idle = waiters_.empty() && absl::Now() - last_use_ >= options_.idle_after;
     }
-    absl::StatusOr<store::TaskUpdatePage> page =
-        store_->ListTaskUpdates(after, options_.fetch_limit);
+    // Idle: only the bounds (after = max reads no rows).
+    absl::StatusOr<store::TaskUpdatePage> page = store_->ListTaskUpdates(
+        idle ? std::numeric_limits<int64_t>::max() : after,
+        idle ? 1 : options_.fetch_limit);
     if (!page.ok()) {
       log::Warn("watch: reading task updates failed",
                 {{"error", std::string(page.status().message())}});
       return false;
     }
-    if (page->updates.empty()) return true;
+    if (!idle && page->updates.empty()) return true;
     std::vector<Waiter> ready;
     {
       absl::MutexLock lock(&mu_);
-      for (store::TaskUpdate& u : page->updates) {
-        ring_.push_back(std::move(u));
-        if (ring_.size() > options_.ring_capacity) ring_.pop_front();
+      if (idle) {
+        if (page->latest_seq <= latest_seq_) return true;
+        // The ring must stay a gapless tail of the log: start it over.
+        ring_.clear();
+        latest_seq_ = page->latest_seq;
+      } else {
+        for (store::TaskUpdate& u : page->updates) {
+          ring_.push_back(std::move(u));
+          if (ring_.size() > options_.ring_capacity) ring_.pop_front();
+        }
+        latest_seq_ = ring_.back().seq;
       }
-      latest_seq_ = ring_.back().seq;
       auto split = std::partition(
           waiters_.begin(), waiters_.end(),
           [this](const Waiter& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -146,7 +159,8 @@ bool WatchHub::FetchOnce() {
       waiters_.erase(split, waiters_.end());
     }
     for (Waiter& w : ready) std::move(w.wake)();
-    if (static_cast<int>(page->updates.size()) < options_.fetch_limit) {
+    if (idle ||
+        static_cast<int>(page->updates.size()) < options_.fetch_limit) {
       return true;
     }
   }

@@ -4,7 +4,7 @@
 // One fetcher thread copies new task updates from the store into a ring of
 // the most recent ones whenever Notify() says something was committed (and
 // every poll_interval anyway, so changes committed by other replicas arrive
-// too). Streams read from the ring; a stream that fell behind the ring
+// too); while nobody watches it only follows the latest seq (idle_after). Streams read from the ring; a stream that fell behind the ring
 // reads from the store instead, so a slow consumer never costs memory and
 // never misses an update. Streams wait for new updates with WhenAfter().
 #ifndef HERALD_SERVER_WATCH_WATCH_HUB_H_
@@ -35,6 +35,12 @@ class WatchHub {
     // trim_interval); cursors older than that get OUT_OF_RANGE.
     absl::Duration retention = absl::Hours(24);
     absl::Duration trim_interval = absl::Minutes(10);
+    // While no stream has called Read or WhenAfter for this long and none
+    // is waiting, the fetcher only follows the latest seq and keeps the
+    // ring empty (copying every update of a busy store into memory nobody
+    // reads is most of the hub's cost). A stream that comes back reads the
+    // store until the ring has refilled: same updates, same order.
+    absl::Duration idle_after = absl::Seconds(10);
   };
 
   // `store` must outlive the hub.
@@ -89,6 +95,8 @@ class WatchHub {
   bool notified_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  // The last Read or WhenAfter call (Options::idle_after).
+  absl::Time last_use_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace herald::watch
