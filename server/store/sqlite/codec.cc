@@ -25,13 +25,19 @@ absl::StatusOr<std::string> Dump(const json& j, absl::string_view what) {
   }
 }
 
-// Parses and converts with `fn`, mapping any exception to kInternal.
+// Parses and converts with `fn`, mapping any exception to kInternal. A
+// syntax error is reported by position only: nlohmann's message quotes the
+// text it last read, which may be a secret.
 template <typename Fn>
 auto Parse(absl::string_view text, absl::string_view what, Fn fn)
     -> absl::StatusOr<decltype(fn(std::declval<const json&>()))> {
   try {
     json j = json::parse(text);
     return fn(j);
+  } catch (const json::parse_error& e) {
+    return absl::InternalError(absl::StrCat("stored ", what,
+                                            " cannot be decoded: invalid JSON "
+                                            "at byte ", e.byte));
   } catch (const std::exception& e) {
     return absl::InternalError(
         absl::StrCat("stored ", what, " cannot be decoded: ", e.what()));

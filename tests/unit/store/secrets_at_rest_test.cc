@@ -159,6 +159,12 @@ TEST(SecretCodecTest, TellsWhichStoredTargetsNeedResealing) {
   EXPECT_FALSE(sqlite::TargetSecretsNeedReseal(*resealed, *rotated));
   EXPECT_EQ(*sqlite::DecodeTarget(*resealed, Box('b').get()), t);
   EXPECT_FALSE(sqlite::ResealTarget(sealed, *Box('c')).ok());
+  // A damaged row's error does not quote what the parser last read.
+  absl::StatusOr<core::Target> damaged =
+      sqlite::DecodeTarget("{\"auth_header\":\"Bearer leak-me-0123", box.get());
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_FALSE(absl::StrContains(damaged.status().message(), "leak-me"))
+      << damaged.status();
   // A header value that looks like a secret field is not one.
   core::Target tricky;
   tricky.headers = {{"X-A", "\"auth_header\":\"x"}};
