@@ -68,6 +68,12 @@ bool HasHeader(const std::vector<core::Header>& headers,
   return false;
 }
 
+// The key under which a request's server is remembered: the dispatcher's
+// endpoint key, or the URL when the caller left it empty.
+const std::string& EndpointOf(const HttpRequest& request) {
+  return request.endpoint_key.empty() ? request.url : request.endpoint_key;
+}
+
 HttpErrorKind Classify(CURLcode code) {
   switch (code) {
     case CURLE_OK:
@@ -226,6 +232,15 @@ struct CurlSender::Impl {
   // Sender thread only.
   absl::flat_hash_set<Transfer*> active;
   long max_connections = 0;  // current CURLMOPT_MAXCONNECTS
+  // https endpoints whose last exchange failed before any response (TLS,
+  // connect, DNS, timeout): their transfers do not set CURLOPT_PIPEWAIT.
+  // With it, concurrent transfers to a server wait for one connection, and
+  // libcurl 7.88 releases a single waiter each time that connection fails,
+  // so attempts to a server whose handshakes fail queue behind each
+  // other's handshakes and time out without ever trying. Cleared by the
+  // endpoint's next response; emptied when it reaches kMaxRemembered.
+  absl::flat_hash_set<std::string> no_pipewait;
+  static constexpr size_t kMaxRemembered = 4096;
   // When libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT);
   // InfiniteFuture = no timer.
   absl::Time timer_due = absl::InfiniteFuture();
@@ -557,7 +572,8 @@ void CurlSender::Impl::Start(std::unique_ptr<Transfer> t) {
   // for its first connection instead of each opening their own.
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
                    https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, https ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT,
+                   https && !no_pipewait.contains(EndpointOf(req)) ? 1L : 0L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req.skip_cert_verify ? 0L : 1L);
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req.skip_cert_verify ? 0L : 2L);
   if (!req.skip_cert_verify && !req.ca_bundle_pem.empty()) {
@@ -612,13 +628,13 @@ void CurlSender::Impl::Finish(Transfer* raw, CURLcode code,
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   result.status_code = static_cast<int>(status);
-  curl_off_t total_us = 0;
-  if (override_error == nullptr &&
-      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK) {
-    result.latency = absl::Microseconds(total_us);
-  } else {
-    result.latency = absl::Now() - t->start;
-  }
+  // libcurl's total time restarts when a transfer that waited for another
+  // one's connection (PIPEWAIT) finally starts: measure the attempt here.
+  result.latency = absl::Now() - t->start;
+  curl_off_t connect_us = 0;
+  const bool never_connected =
+      curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us) == CURLE_OK &&
+      connect_us == 0;
   long connects = 0;
   if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
     connections_opened.fetch_add(connects, std::memory_order_relaxed);
@@ -656,6 +672,27 @@ void CurlSender::Impl::Finish(Transfer* raw, CURLcode code,
       result.error = t->errbuf;
     } else {
       result.error = curl_easy_strerror(code);
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT && never_connected && status == 0) {
+      // libcurl's own message counts from when the transfer last
+      // (re)started, e.g. "Failed to resolve host '127.0.0.1' with timeout
+      // after 0 ms" for one that waited its whole timeout for a connection.
+      result.error = absl::StrCat(
+          "no connection within ",
+          absl::FormatDuration(absl::Trunc(result.latency, absl::Milliseconds(1))),
+          " (libcurl: ", result.error, ")");
+    }
+  }
+  if (absl::StartsWithIgnoreCase(AV(t->request.url), "https://")) {
+    const std::string endpoint = EndpointOf(t->request);
+    if (result.error_kind == HttpErrorKind::kNone) {
+      no_pipewait.erase(endpoint);
+    } else if (status == 0 && (result.error_kind == HttpErrorKind::kTls ||
+                               result.error_kind == HttpErrorKind::kConnect ||
+                               result.error_kind == HttpErrorKind::kDns ||
+                               result.error_kind == HttpErrorKind::kTimeout)) {
+      if (no_pipewait.size() >= kMaxRemembered) no_pipewait.clear();
+      no_pipewait.insert(endpoint);
     }
   }
   result.body_excerpt = std::move(t->excerpt);

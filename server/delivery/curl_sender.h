@@ -18,6 +18,11 @@
 //     libcurl 7.88's h2c is not used (its connection reuse is broken).
 //   * https negotiates HTTP/2 by ALPN when the server offers it (requests
 //     to the same server then share one connection), else HTTP/1.1.
+//     Concurrent requests to a server wait for its first connection
+//     (CURLOPT_PIPEWAIT), except while the server's last exchange failed
+//     before any response (TLS, connect, DNS, timeout): then each connects
+//     on its own, so each attempt makes its own handshake and reports its
+//     own error rather than timing out in the queue.
 //   * Always POST. The only headers sent are HttpRequest::headers plus Host
 //     and Content-Length: libcurl's "Accept: */*", "Expect: 100-continue"
 //     and default form Content-Type are suppressed, and no User-Agent or

@@ -7,13 +7,15 @@
 // Run it through scripts/soak.sh. The receiver alternates between 200 and
 // 503 every --flap_seconds, so deliveries keep failing and being retried.
 // Every sample prints (and appends to --csv) heraldd's RSS, open file
-// descriptors and threads, plus the events published, deliveries received
-// and updates the watchers saw. At the end the second half of the run is
+// descriptors and threads, the size of its SQLite files (database + WAL),
+// plus the events published, deliveries received and updates the watchers
+// saw. At the end the second half of the run is
 // compared with the first: RSS may not grow by more than 20 % (plus 8 MiB
 // of slack), open fds and threads by more than 16. Exit status 0 when flat.
-#include <signal.h>
-#include <unistd.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -78,13 +80,18 @@ struct Sample {
   int64_t rss_kib = 0;
   int64_t fds = 0;
   int64_t threads = 0;
+  int64_t store_kib = 0;  // herald.db + herald.db-wal
   int64_t published = 0;
   int64_t received = 0;
   int64_t updates = 0;
 };
 
-Sample Measure(pid_t pid) {
+Sample Measure(pid_t pid, const std::string& data_dir) {
   Sample s;
+  for (const char* file : {"/herald.db", "/herald.db-wal"}) {
+    struct stat st;
+    if (stat((data_dir + file).c_str(), &st) == 0) s.store_kib += st.st_size / 1024;
+  }
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
@@ -134,7 +141,7 @@ int Main(int argc, char** argv) {
 
   HeralddProcess::Options options;
   options.extra_args = {"--delivery_backoff_scale=0.01",
-                        "--webhook_job_max_retry=20", "--log_level=warn",
+                        "--webhook_job_max_retry=20", "--log_level=info",
                         "--delivery_max_in_flight=512"};
   auto started = HeralddProcess::Start(options);
   if (!started.ok()) {
@@ -252,15 +259,15 @@ int Main(int argc, char** argv) {
   std::ofstream csv;
   if (!flags.csv.empty()) {
     csv.open(flags.csv);
-    csv << "seconds,rss_kib,fds,threads,events_published,requests_received,"
-           "watch_updates\n";
+    csv << "seconds,rss_kib,fds,threads,store_kib,events_published,"
+           "requests_received,watch_updates\n";
   }
   std::vector<Sample> samples;
   const absl::Time begin = absl::Now();
   const absl::Time end = begin + absl::Seconds(flags.minutes * 60);
   while (absl::Now() < end) {
     absl::SleepFor(std::min(absl::Seconds(flags.sample_seconds), end - absl::Now()));
-    Sample s = Measure(server->pid());
+    Sample s = Measure(server->pid(), server->data_dir());
     s.t = absl::ToDoubleSeconds(absl::Now() - begin);
     s.published = published;
     s.received = receiver->request_count();
@@ -268,11 +275,11 @@ int Main(int argc, char** argv) {
     samples.push_back(s);
     std::cout << "t=" << static_cast<int>(s.t) << "s rss=" << s.rss_kib
               << "KiB fds=" << s.fds << " threads=" << s.threads
-              << " published=" << s.published << " received=" << s.received
+              << " store=" << s.store_kib << "KiB published=" << s.published << " received=" << s.received
               << " watch_updates=" << s.updates << std::endl;
     if (csv.is_open()) {
       csv << s.t << "," << s.rss_kib << "," << s.fds << "," << s.threads << ","
-          << s.published << "," << s.received << "," << s.updates << "\n";
+          << s.store_kib << "," << s.published << "," << s.received << "," << s.updates << "\n";
       csv.flush();
     }
   }
@@ -283,8 +290,18 @@ int Main(int argc, char** argv) {
       if (c) c->TryCancel();
     }
   }
+  const absl::Time terminating = absl::Now();
   const int exit_code = server->Terminate(absl::Seconds(30));
+  const absl::Duration shutdown = absl::Now() - terminating;
   for (auto& t : threads) t.join();
+  if (exit_code != 0) {
+    // What heraldd said while shutting down (its log is info level: quiet
+    // while it runs, one line per shutdown step).
+    const std::string log = server->Log();
+    std::cerr << "soak: heraldd exit status " << exit_code << " after SIGTERM ("
+              << absl::FormatDuration(shutdown) << "); its log ends with:\n"
+              << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
+  }
   receiver->Stop();
 
   if (samples.size() < 4) {
@@ -316,7 +333,9 @@ int Main(int argc, char** argv) {
             << ",\"fds_first_half_max\":" << fd1 << ",\"fds_second_half_max\":" << fd2
             << ",\"threads_first_half_max\":" << th1
             << ",\"threads_second_half_max\":" << th2
+            << ",\"store_kib_end\":" << samples.back().store_kib
             << ",\"final_sigterm_exit\":" << exit_code
+            << ",\"shutdown_seconds\":" << absl::ToDoubleSeconds(shutdown)
             << ",\"flat\":" << (flat ? "true" : "false") << "}" << std::endl;
   return flat && exit_code == 0 ? 0 : 1;
 }

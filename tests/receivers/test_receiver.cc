@@ -233,6 +233,13 @@ Reply Reply::HugeBody(size_t bytes) {
   r.huge_body_bytes = bytes;
   return r;
 }
+Reply Reply::Truncated(std::string body, size_t content_length) {
+  Reply r;
+  r.action = Action::kTruncate;
+  r.body = std::move(body);
+  r.huge_body_bytes = content_length;
+  return r;
+}
 Reply Reply::After(absl::Duration d) const {
   Reply r = *this;
   r.delay = d;
@@ -513,6 +520,7 @@ bool TestReceiver::State::Act(Conn& c, const Reply& reply,
     }
     case Reply::Action::kDrip:
     case Reply::Action::kHugeBody:
+    case Reply::Action::kTruncate:
     case Reply::Action::kRespond:
       break;
   }
@@ -521,7 +529,10 @@ bool TestReceiver::State::Act(Conn& c, const Reply& reply,
   const bool close_after = reply.close_connection || client_wants_close;
   const int status = reply.action == Reply::Action::kRespond ? reply.status : 200;
   size_t body_size = reply.body.size();
-  if (reply.action == Reply::Action::kHugeBody) body_size = reply.huge_body_bytes;
+  if (reply.action == Reply::Action::kHugeBody ||
+      reply.action == Reply::Action::kTruncate) {
+    body_size = reply.huge_body_bytes;
+  }
   std::string head = absl::StrCat("HTTP/1.1 ", status, " ", AV(Reason(status)), "\r\n");
   if (!StatusHasNoBody(status)) {
     absl::StrAppend(&head, "Content-Length: ", body_size, "\r\n");
@@ -555,6 +566,12 @@ bool TestReceiver::State::Act(Conn& c, const Reply& reply,
       }
       break;
     }
+    case Reply::Action::kTruncate:
+      // Fewer bytes than announced, then FIN: the client sees the
+      // connection close mid-body.
+      head.append(reply.body);
+      (void)c.WriteAll(head);
+      return false;
     default:
       return false;
   }

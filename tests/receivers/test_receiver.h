@@ -5,7 +5,8 @@
 // case and order, body, arrival time, which connection carried it) and
 // answers per path from a script: a status with headers and body, a
 // redirect, 429 + Retry-After, a hang past the client's timeout, a TCP
-// reset, a body dripped one byte at a time, or a huge body.
+// reset, a body dripped one byte at a time, a huge body, or a response
+// cut off by closing the connection mid-body.
 //
 //   auto receiver = *TestReceiver::Start();
 //   receiver->SetReply("/gone", Reply::Status(410));
@@ -79,6 +80,8 @@ struct Reply {
     kDrip,      // 200 + Content-Length, body written one byte per interval
     kHugeBody,  // 200 + Content-Length: huge_body_bytes, written until the
                 // client stops reading
+    kTruncate,  // 200 + Content-Length: huge_body_bytes, then only `body`
+                // (shorter), then the connection is closed (FIN)
   };
   Action action = Action::kRespond;
   int status = 200;
@@ -99,6 +102,9 @@ struct Reply {
   static Reply Drip(std::string body,
                     absl::Duration per_byte = absl::Seconds(1));
   static Reply HugeBody(size_t bytes);
+  // Closes mid-response: 200 announcing `content_length` body bytes, sends
+  // only `body` (shorter), then closes the connection.
+  static Reply Truncated(std::string body, size_t content_length);
   // A copy that waits `d` before answering.
   Reply After(absl::Duration d) const;
   // A copy with one more response header.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -659,6 +660,52 @@ TEST(CurlSenderConcurrency, HungTransfersDoNotHoldUpOthers) {
   EXPECT_EQ(sender->in_flight(), 300);
   sender->Shutdown(absl::ZeroDuration());
   EXPECT_EQ(hung_done.load(), 300);
+}
+
+// An https server whose handshakes never complete: a plain receiver waits
+// for a request head, so a ClientHello is never answered. A first burst of
+// transfers waits for one connection (CURLOPT_PIPEWAIT) and times out;
+// from then on the server is known to fail and every transfer of the next
+// burst tries a connection of its own instead of queueing behind the
+// others' handshakes (libcurl 7.88 releases one waiter per failure).
+TEST(CurlSenderConcurrency, TransfersToAFailingTlsServerEachTryTheirOwnConnection) {
+  auto receiver = NewReceiver();
+  auto sender = NewSender();
+  const std::string endpoint =
+      absl::StrCat("https://127.0.0.1:", receiver->port());
+  constexpr int kBurst = 4;
+  auto burst = [&] {
+    absl::Mutex mu;
+    std::vector<HttpResult> results;
+    for (int i = 0; i < kBurst; ++i) {
+      HttpRequest req = Post(endpoint + "/tls");
+      req.timeout = absl::Seconds(1);
+      req.endpoint_key = endpoint;
+      sender->Send(std::move(req), [&](HttpResult r) {
+        absl::MutexLock lock(&mu);
+        results.push_back(std::move(r));
+      });
+    }
+    absl::MutexLock lock(&mu);
+    auto all = [&]() { return static_cast<int>(results.size()) == kBurst; };
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30)));
+    return results;
+  };
+  const std::vector<HttpResult> first = burst();
+  int waited = 0;
+  for (const HttpResult& r : first) {
+    EXPECT_EQ(r.error_kind, HttpErrorKind::kTimeout) << r.error;
+    // The attempt's real duration, not libcurl's restarted clock.
+    EXPECT_GE(r.latency, absl::Milliseconds(900)) << r.error;
+    if (absl::StartsWith(r.error, "no connection within")) ++waited;
+  }
+  EXPECT_GE(waited, 1) << "the transfers that only waited say so";
+
+  const int64_t before = receiver->connections_accepted();
+  for (const HttpResult& r : burst()) {
+    EXPECT_EQ(r.error_kind, HttpErrorKind::kTimeout) << r.error;
+  }
+  EXPECT_EQ(receiver->connections_accepted() - before, kBurst);
 }
 
 TEST(CurlSenderShutdown, AbortsHungTransfersWithinTheDeadline) {
