@@ -21,8 +21,8 @@ build: deps
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
-	@echo "heraldd: gRPC on $(LISTEN); data in $(DATA_DIR); admin token in $(DATA_DIR)/admin.token (created on first start)"
-	./$(BUILD_DIR)/server/heraldd --listen_address=$(LISTEN) --data_dir=$(DATA_DIR) --log_format=text
+	@echo "heraldd: gRPC on $(LISTEN); data in $(DATA_DIR); admin token in $(DATA_DIR)/admin.token (created on first start); loopback webhook targets allowed for local receivers"
+	./$(BUILD_DIR)/server/heraldd --listen_address=$(LISTEN) --data_dir=$(DATA_DIR) --log_format=text --allow_loopback_targets=true
 
 test:
 	./scripts/test.sh

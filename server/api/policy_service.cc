@@ -19,10 +19,12 @@ constexpr size_t kMaxRequestIdBytes = 128;
 
 // Defaults, validation and normalisation shared by create and update.
 absl::Status PreparePolicy(core::Policy& policy,
-                           std::vector<core::FieldViolation> violations) {
+                           std::vector<core::FieldViolation> violations,
+                           const common::AddressRules* address_rules) {
   core::ApplyPolicyDefaults(policy);
-  std::vector<core::FieldViolation> more =
-      core::ValidatePolicy(policy, core::KnownEventTypes());
+  std::vector<core::FieldViolation> more = core::ValidatePolicy(
+      policy, core::KnownEventTypes(),
+      address_rules != nullptr ? *address_rules : common::AddressRules{});
   violations.insert(violations.end(), more.begin(), more.end());
   if (!violations.empty()) return core::InvalidFieldsError(violations);
   for (size_t i = 0; i < policy.targets.size(); ++i) {
@@ -72,7 +74,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::CreatePolicy(
       violations.push_back({"request_id", "at most 128 bytes"});
     }
     core::Policy policy = PolicyFromProto(in);
-    HERALD_RETURN_IF_ERROR(PreparePolicy(policy, std::move(violations)));
+    HERALD_RETURN_IF_ERROR(
+        PreparePolicy(policy, std::move(violations), services_.address_rules));
     policy.creator = caller.name;
     HERALD_ASSIGN_OR_RETURN(
         core::Policy created,
@@ -169,7 +172,8 @@ grpc::ServerUnaryReactor* PolicyServiceImpl::UpdatePolicy(
     HERALD_ASSIGN_OR_RETURN(
         core::Policy updated,
         ApplyPolicyUpdate(stored, *request, services_.clock->Now()));
-    HERALD_RETURN_IF_ERROR(PreparePolicy(updated, std::move(violations)));
+    HERALD_RETURN_IF_ERROR(PreparePolicy(updated, std::move(violations),
+                                         services_.address_rules));
     HERALD_ASSIGN_OR_RETURN(core::Policy saved,
                             services_.store->UpdatePolicy(updated));
     services_.match_cache->Invalidate();

@@ -16,6 +16,7 @@
 #include "server/api/grpc_status.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/caller.h"
+#include "server/common/address_rules.h"
 #include "server/core/clock.h"
 #include "server/core/errors.h"
 #include "server/core/rate_limiter.h"
@@ -38,6 +39,8 @@ struct ServiceContext {
   watch::WatchHub* watch_hub = nullptr;
   // Per-token publish rate limit; nullptr = no limit.
   core::RateLimiter* publish_limiter = nullptr;
+  // SSRF rules for literal target addresses; nullptr = the defaults.
+  const common::AddressRules* address_rules = nullptr;
   std::string version;
   std::string store_kind;
   std::string registry_endpoint;

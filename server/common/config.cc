@@ -1,5 +1,7 @@
 #include "server/common/config.h"
 
+#include "server/common/address_rules.h"
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/common/address_rules.h"
 #include "server/common/secret_file.h"
 
 #ifndef HERALD_VERSION_STRING
@@ -83,6 +86,14 @@ std::string CheckOptionalHostPort(std::string_view v) {
   std::string err = CheckHostPort(v);
   if (!err.empty()) absl::StrAppend(&err, ", or empty to disable");
   return err;
+}
+
+std::string CheckNetworkList(std::string_view v) {
+  absl::StatusOr<std::vector<IpNetwork>> parsed = ParseIpNetworkList(v);
+  if (parsed.ok()) return "";
+  return absl::StrCat("expected comma-separated IPv4/IPv6 networks such as "
+                      "10.1.0.0/16,fd00::/8 (",
+                      parsed.status().message(), ")");
 }
 
 std::string CheckNonEmpty(std::string_view v) {
@@ -269,11 +280,22 @@ const std::vector<Option>& Options() {
                "reclaimed."},
       {.name = "allow_loopback_targets",
        .member = &Config::allow_loopback_targets,
-       .help = "SSRF guard: allow webhook targets on loopback addresses."},
+       .help = "SSRF guard: allow webhook targets on loopback addresses "
+               "(127.0.0.0/8, ::1). Off by default; `make run` and the test "
+               "suites turn it on for local receivers."},
       {.name = "strict_private_targets",
        .member = &Config::strict_private_targets,
-       .help = "SSRF guard: also refuse targets on private (RFC 1918, ULA) "
-               "addresses."},
+       .help = "SSRF guard: also refuse targets on private (RFC 1918, "
+               "CGNAT, ULA) addresses."},
+      {.name = "allowed_target_cidrs",
+       .member = &Config::allowed_target_cidrs,
+       .help = "SSRF guard: comma-separated networks (CIDR, e.g. "
+               "`10.20.0.0/16,fd00:1::/64`, or single addresses) that "
+               "webhook targets may always use, even where the guard would "
+               "refuse them (loopback, private in strict mode, link-local). "
+               "Applies to literal addresses at policy creation and to the "
+               "address actually connected to at delivery.",
+       .check = CheckNetworkList},
       {.name = "keepalive_time",
        .member = &Config::keepalive_time,
        .help = "gRPC server keepalive: ping a connection idle this long."},

@@ -116,10 +116,12 @@ struct Config {
   double delivery_backoff_scale = 1.0;
   // How long a claimed task stays owned by this replica.
   absl::Duration delivery_lease = absl::Seconds(60);
-  // SSRF guard: allow targets on loopback addresses.
-  bool allow_loopback_targets = true;
-  // SSRF guard: also refuse RFC 1918 / ULA private addresses.
+  // SSRF guard (server/common/address_rules.h): allow targets on loopback
+  // addresses; also refuse RFC 1918 / CGNAT / ULA private addresses;
+  // networks always allowed (comma-separated CIDRs, validated).
+  bool allow_loopback_targets = false;
   bool strict_private_targets = false;
+  std::string allowed_target_cidrs;
 
   // gRPC server keepalive: ping interval, ping ack timeout, and the minimum
   // interval between client pings the server tolerates.

@@ -9,65 +9,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/common/address_rules.h"
 #include "server/core/glob.h"
 
-#include <arpa/inet.h>
-
-#include <cstring>
 #include <optional>
 
 namespace herald::core {
 namespace {
 
-// SSRF: the kind of address a literal IP host is when herald never
-// delivers to it whatever the configuration (the delivery-time connect
-// guard in server/delivery/connect_guard.cc refuses the same classes, and
-// loopback and private ranges as configured). nullopt for names and for
-// other addresses. `host` is the host of a normalised address ("[::1]"
-// for IPv6). IPv4 is parsed like the resolver does (inet_aton), so
-// "2852039166" and "0xa9.0xfe.0xa9.0xfe" are 169.254.169.254 too.
-std::optional<std::string_view> ForbiddenLiteralKind(std::string_view host) {
-  auto v4_kind = [](uint32_t a) -> std::optional<std::string_view> {
-    const uint32_t b0 = a >> 24;
-    if (b0 == 0) return "an unspecified";
-    if ((a >> 16) == ((169u << 8) | 254u)) {
-      return "a link-local (cloud metadata)";
-    }
-    if (a == ((100u << 24) | (100u << 16) | (100u << 8) | 200u)) {
-      return "a cloud metadata";
-    }
-    if (b0 >= 224 && b0 <= 239) return "a multicast";
-    if (b0 >= 240) return "a reserved or broadcast";
-    return std::nullopt;
-  };
+// The IP address a host of a normalised address stands for ("[::1]" for
+// IPv6; IPv4 read the way the resolver reads it), or nullopt for a name.
+std::optional<common::IpAddress> LiteralIp(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    const std::string inner(host.substr(1, host.size() - 2));
-    in6_addr v6;
-    if (inet_pton(AF_INET6, inner.c_str(), &v6) != 1) return std::nullopt;
-    const uint8_t* b = v6.s6_addr;
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0,
-                                            0, 0, 0, 0, 0xff, 0xff};
-    static constexpr uint8_t kZero[16] = {0};
-    static constexpr uint8_t kEc2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
-                                         0,    0,    0,    0,    0, 0, 0x02, 0x54};
-    if (std::memcmp(b, kMapped, 12) == 0) {
-      return v4_kind((uint32_t(b[12]) << 24) | (uint32_t(b[13]) << 16) |
-                     (uint32_t(b[14]) << 8) | uint32_t(b[15]));
-    }
-    if (std::memcmp(b, kZero, 16) == 0) return "an unspecified";
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "a link-local";
-    if (b[0] == 0xff) return "a multicast";
-    if (std::memcmp(b, kEc2, 16) == 0) return "a cloud metadata";
-    return std::nullopt;
+    return common::ParseIpAddress(host.substr(1, host.size() - 2));
   }
-  // Only all-digit/hex/dot hosts can be IPv4 literals.
-  if (host.empty() || host.find_first_not_of("0123456789abcdefx.") !=
-                          std::string_view::npos) {
-    return std::nullopt;
-  }
-  in_addr v4;
-  if (inet_aton(std::string(host).c_str(), &v4) == 0) return std::nullopt;
-  return v4_kind(ntohl(v4.s_addr));
+  return common::ParseIpAddress(host, /*resolver_forms=*/true);
 }
 
 // The host of a normalised address ("scheme://host[:port][/...]").
@@ -165,8 +121,9 @@ absl::Status BadAddress(std::string_view why) {
 
 class PolicyValidator {
  public:
-  explicit PolicyValidator(const std::vector<std::string>& known_event_types)
-      : known_event_types_(known_event_types) {}
+  PolicyValidator(const std::vector<std::string>& known_event_types,
+                  const common::AddressRules& address_rules)
+      : known_event_types_(known_event_types), address_rules_(address_rules) {}
 
   std::vector<FieldViolation> Run(const Policy& p) {
     Name(p.name);
@@ -260,12 +217,17 @@ class PolicyValidator {
     if (absl::StatusOr<std::string> address = NormalizeAddress(t.address);
         !address.ok()) {
       Add(prefix + ".address", std::string(address.status().message()));
-    } else if (std::optional<std::string_view> kind =
-                   ForbiddenLiteralKind(HostOf(*address))) {
-      Add(prefix + ".address",
-          absl::StrCat("address host ", AV(HostOf(*address)), " is ",
-                       AV(*kind),
-                       " address: herald never delivers to it (SSRF guard)"));
+    } else if (std::optional<common::IpAddress> ip =
+                   LiteralIp(HostOf(*address))) {
+      if (std::optional<std::string_view> kind =
+              common::ForbiddenAddressKind(*ip, address_rules_)) {
+        Add(prefix + ".address",
+            absl::StrCat("address host ", AV(HostOf(*address)), " is a ",
+                         AV(*kind),
+                         " address, which herald does not deliver to (SSRF "
+                         "guard: see allow_loopback_targets, "
+                         "strict_private_targets and allowed_target_cidrs)"));
+      }
     }
 
     switch (t.payload_format) {
@@ -455,6 +417,7 @@ class PolicyValidator {
   }
 
   const std::vector<std::string>& known_event_types_;
+  const common::AddressRules& address_rules_;
   std::vector<FieldViolation> violations_;
 };
 
@@ -465,8 +428,9 @@ bool IsScanningEventType(std::string_view event_type) {
 }
 
 std::vector<FieldViolation> ValidatePolicy(
-    const Policy& policy, const std::vector<std::string>& known_event_types) {
-  return PolicyValidator(known_event_types).Run(policy);
+    const Policy& policy, const std::vector<std::string>& known_event_types,
+    const common::AddressRules& address_rules) {
+  return PolicyValidator(known_event_types, address_rules).Run(policy);
 }
 
 void ApplyPolicyDefaults(Policy& policy) {

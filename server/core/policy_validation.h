@@ -11,10 +11,11 @@
 //  * event_types: at least one, each a known type, no duplicates (Harbor
 //    accepts duplicates and then delivers twice).
 //  * targets: 1..10. type HTTP or SLACK. address: see NormalizeAddress;
-//    a literal IP host must not be one herald never delivers to
-//    (unspecified, link-local such as 169.254.169.254, cloud metadata,
-//    multicast, reserved; loopback and private addresses depend on the
-//    configuration and are judged by the connect guard at delivery).
+//    a literal IP host must be one the address rules allow
+//    (common::AddressRules: never link-local such as 169.254.169.254,
+//    cloud metadata, multicast, unspecified or reserved; loopback and
+//    private ranges as configured; allowed networks always). Host names
+//    are judged after DNS by the connect guard at delivery.
 //    SLACK targets: no payload_format and no auth_header. Their address
 //    must be http or https like any other: Slack itself only serves https,
 //    but Harbor accepts http and Slack-compatible receivers (Mattermost,
@@ -49,6 +50,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/common/address_rules.h"
 #include "server/core/field_violation.h"
 #include "server/core/policy.h"
 
@@ -89,9 +91,11 @@ bool IsScanningEventType(std::string_view event_type);
 // path of the offending field relative to the request message
 // ("policy.targets[1].address", "policy.event_types[2]", ...) and a
 // description that never repeats a secret. `known_event_types` are the
-// event types the server supports.
+// event types the server supports; `address_rules` the SSRF rules of the
+// configuration.
 std::vector<FieldViolation> ValidatePolicy(
-    const Policy& policy, const std::vector<std::string>& known_event_types);
+    const Policy& policy, const std::vector<std::string>& known_event_types,
+    const common::AddressRules& address_rules = {});
 
 // Fills defaults and canonical forms of a policy that passed
 // ValidatePolicy: HTTP targets without a payload format get

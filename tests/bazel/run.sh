@@ -96,7 +96,7 @@ trap cleanup EXIT
 start_heraldd() {
   rm -rf "$DATA/data" "$DATA/address"
   "$BUILD_DIR/server/heraldd" --listen_address=127.0.0.1:0 --address_file="$DATA/address" \
-    --metrics_address= --data_dir="$DATA/data" --log_format=text --log_level=warn \
+    --metrics_address= --allow_loopback_targets=true --data_dir="$DATA/data" --log_format=text --log_level=warn \
     2>"$DATA/heraldd.log" &
   HERALDD_PID=$!
   for _ in $(seq 100); do

@@ -32,6 +32,7 @@ std::unique_ptr<Herald> Herald::Start(const Options& options) {
   std::vector<std::string> argv = {
       options.binary,
       "--data_dir=" + h->dir_,
+      "--allow_loopback_targets=true",
       "--listen_address=127.0.0.1:0",
       "--address_file=" + h->dir_ + "/address",
       "--log_level=warn",

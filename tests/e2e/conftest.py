@@ -38,6 +38,7 @@ class Heraldd:
             str(heraldd_path()),
             "--listen_address=127.0.0.1:0",
             f"--data_dir={self.data_dir}",
+            "--allow_loopback_targets=true",
             f"--address_file={self.address_file}",
             "--metrics_address=",
             "--shutdown_grace_period=2s",

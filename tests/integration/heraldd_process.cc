@@ -53,6 +53,8 @@ absl::StatusOr<std::unique_ptr<HeralddProcess>> HeralddProcess::Start(
       absl::StrCat("--address_file=", address_file),
       "--metrics_address=",
       "--shutdown_grace_period=5s",
+      // Test receivers listen on 127.0.0.1; later flags (extra_args) win.
+      "--allow_loopback_targets=true",
   };
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
 

@@ -420,6 +420,44 @@ TEST_F(SecurityTest, LiteralMetadataAddressIsRefusedAtPolicyCreation) {
   }
 }
 
+TEST_F(SecurityTest, LoopbackIsRefusedByDefaultAndAllowedByCidr) {
+  // heraldd's own defaults: loopback targets are refused at creation.
+  Start({"--allow_loopback_targets=false"});
+  grpc::Status refused = CreatePolicy("http://127.0.0.1:9/hook", nullptr);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "loopback address"))
+      << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "allowed_target_cidrs"))
+      << refused.error_message();
+  server_.reset();
+
+  // An allowed network lets exactly that network through, at creation and
+  // at delivery, with loopback otherwise still forbidden.
+  auto receiver_or = TestReceiver::Start();
+  ASSERT_TRUE(receiver_or.ok());
+  std::unique_ptr<TestReceiver> receiver = *std::move(receiver_or);
+  Start({"--allow_loopback_targets=false",
+         "--allowed_target_cidrs=127.0.0.1/32, 10.99.0.0/16"});
+  EXPECT_EQ(CreatePolicy("http://127.0.0.2:9/hook", nullptr).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::Policy policy;
+  ASSERT_TRUE(CreatePolicy(absl::StrCat("http://127.0.0.1:", receiver->port(), "/x"),
+                           &policy)
+                  .ok());
+  ASSERT_TRUE(Publish(admin_).ok());
+  EXPECT_EQ(FinalTaskOf(policy.id()).status(), v1::TASK_STATUS_SUCCESS);
+  EXPECT_EQ(receiver->request_count(), 1);
+}
+
+TEST_F(SecurityTest, BadAllowedNetworksStopHeralddAtStart) {
+  HeralddProcess::Options options;
+  options.extra_args = {"--allowed_target_cidrs=10.0.0.0/33"};
+  auto refused = HeralddProcess::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "allowed_target_cidrs"))
+      << refused.status();
+}
+
 TEST_F(SecurityTest, NameResolvingToAForbiddenAddressFailsTheDelivery) {
   auto receiver_or = TestReceiver::Start();
   ASSERT_TRUE(receiver_or.ok());

@@ -61,6 +61,7 @@ def against_heraldd() -> None:
     data = pathlib.Path(tempfile.mkdtemp(prefix="heraldd-sdk-py39-"))
     proc = subprocess.Popen([str(build / "server" / "heraldd"), "--listen_address=127.0.0.1:0",
                              f"--data_dir={data}", f"--address_file={data / 'address'}",
+                             "--allow_loopback_targets=true",
                              "--metrics_address=", "--shutdown_grace_period=2s"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -59,6 +59,7 @@ class Heraldd:
             str(heraldd_path()),
             f"--listen_address={listen}",
             f"--data_dir={self.data_dir}",
+            "--allow_loopback_targets=true",
             f"--address_file={self.address_file}",
             "--metrics_address=",
             "--shutdown_grace_period=2s",

@@ -57,6 +57,7 @@ export class Heraldd {
       [
         `--listen_address=${options.listenAddress ?? "127.0.0.1:0"}`,
         `--data_dir=${dataDir}`,
+        "--allow_loopback_targets=true",
         `--address_file=${addressFile}`,
         "--metrics_address=",
         "--shutdown_grace_period=2s",

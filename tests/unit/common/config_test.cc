@@ -83,8 +83,9 @@ TEST_F(ConfigTest, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c->delivery_per_endpoint_concurrency, 16);
   EXPECT_EQ(c->delivery_backoff_scale, 1.0);
   EXPECT_EQ(c->delivery_lease, absl::Seconds(60));
-  EXPECT_TRUE(c->allow_loopback_targets);
+  EXPECT_FALSE(c->allow_loopback_targets);
   EXPECT_FALSE(c->strict_private_targets);
+  EXPECT_EQ(c->allowed_target_cidrs, "");
   EXPECT_EQ(c->keepalive_time, absl::Seconds(60));
   EXPECT_EQ(c->keepalive_timeout, absl::Seconds(20));
   EXPECT_EQ(c->keepalive_permit_time, absl::Seconds(10));
@@ -546,6 +547,16 @@ TEST_F(ConfigTest, ControlCharactersAreRefusedInEveryValue) {
               HasSubstr("without control characters"));
   // A tab is not refused by this rule.
   EXPECT_TRUE(Load({"--data_dir=/tmp/a\tb"}).ok());
+}
+
+TEST_F(ConfigTest, AllowedTargetCidrsAreValidated) {
+  absl::StatusOr<Config> c =
+      Load({"--allowed_target_cidrs=10.0.0.0/8, fd00::/8,192.0.2.7"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->allowed_target_cidrs, "10.0.0.0/8, fd00::/8,192.0.2.7");
+  EXPECT_THAT(Error({"--allowed_target_cidrs=10.0.0.0/8,10.1.0.0/40"}),
+              AllOf(HasSubstr("allowed_target_cidrs"),
+                    HasSubstr("prefix length"), HasSubstr("10.1.0.0/40")));
 }
 
 TEST_F(ConfigTest, FileRangeErrorNamesFileAndLine) {

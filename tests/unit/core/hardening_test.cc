@@ -16,8 +16,10 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
-std::vector<FieldViolation> ValidateAddress(const std::string& address) {
+std::vector<FieldViolation> ValidateAddress(const std::string& address,
+                                            const common::AddressRules& rules = {}) {
   Policy p;
   p.project_id = 1;
   p.name = "ssrf";
@@ -26,7 +28,7 @@ std::vector<FieldViolation> ValidateAddress(const std::string& address) {
   t.type = TargetType::kHttp;
   t.address = address;
   p.targets = {t};
-  return ValidatePolicy(p, {"PUSH_ARTIFACT"});
+  return ValidatePolicy(p, {"PUSH_ARTIFACT"}, rules);
 }
 
 TEST(PolicySsrfTest, RefusesLiteralAddressesHeraldNeverDeliversTo) {
@@ -48,24 +50,42 @@ TEST(PolicySsrfTest, RefusesLiteralAddressesHeraldNeverDeliversTo) {
     std::vector<FieldViolation> v = ValidateAddress(address);
     ASSERT_EQ(v.size(), 1u) << address;
     EXPECT_EQ(v[0].field, "policy.targets[0].address") << address;
-    EXPECT_THAT(v[0].description, HasSubstr("never delivers to it (SSRF guard)"))
+    EXPECT_THAT(v[0].description,
+                HasSubstr("which herald does not deliver to (SSRF guard"))
         << address;
   }
   EXPECT_THAT(ValidateAddress("http://169.254.169.254/")[0].description,
-              HasSubstr("link-local (cloud metadata)"));
+              HasSubstr("is a link-local address"));
 }
 
-TEST(PolicySsrfTest, AcceptsNamesAndConfigurableAddresses) {
-  // Loopback and private ranges depend on the configuration: the connect
-  // guard judges them at delivery. Names are judged after DNS, there too.
+TEST(PolicySsrfTest, AcceptsNamesAndPrivateAddresses) {
+  // Names are judged after DNS, by the connect guard at delivery.
   for (const char* address : {
-           "http://127.0.0.1:8080/hook", "http://[::1]:8080/", "http://10.0.0.5/",
-           "http://192.168.1.1/", "https://hooks.example.com/x",
-           "http://metadata.google.internal/", "http://169.254.example/",
-           "http://1.2.3.4/",
+           "http://10.0.0.5/", "http://192.168.1.1/",
+           "https://hooks.example.com/x", "http://metadata.google.internal/",
+           "http://169.254.example/", "http://1.2.3.4/", "http://localhost:8080/",
        }) {
     EXPECT_THAT(ValidateAddress(address), IsEmpty()) << address;
   }
+}
+
+TEST(PolicySsrfTest, LoopbackAndPrivateFollowTheConfiguration) {
+  const common::AddressRules loopback_allowed{.allow_loopback = true};
+  const common::AddressRules strict{.strict_private = true};
+  for (const char* address : {"http://127.0.0.1:8080/hook", "http://[::1]:8080/",
+                              "http://2130706433/"}) {  // 127.0.0.1 as a number
+    std::vector<FieldViolation> v = ValidateAddress(address);
+    ASSERT_EQ(v.size(), 1u) << address;
+    EXPECT_THAT(v[0].description, HasSubstr("is a loopback address")) << address;
+    EXPECT_THAT(ValidateAddress(address, loopback_allowed), IsEmpty()) << address;
+  }
+  EXPECT_THAT(ValidateAddress("http://10.0.0.5/", strict)[0].description,
+              HasSubstr("is a private address"));
+  common::AddressRules allowed = strict;
+  allowed.allowed = *common::ParseIpNetworkList("10.0.0.0/24,127.0.0.1");
+  EXPECT_THAT(ValidateAddress("http://10.0.0.5/", allowed), IsEmpty());
+  EXPECT_THAT(ValidateAddress("http://127.0.0.1/", allowed), IsEmpty());
+  EXPECT_THAT(ValidateAddress("http://10.0.1.5/", allowed), Not(IsEmpty()));
 }
 
 TEST(RateLimiterTest, BurstThenRate) {

@@ -110,6 +110,7 @@ func (s *Server) start(listen string) error {
 	args := append([]string{
 		"--listen_address=" + listen,
 		"--data_dir=" + s.DataDir,
+		"--allow_loopback_targets=true",
 		"--address_file=" + addrFile,
 		"--metrics_address=",
 		"--shutdown_grace_period=2s",
