@@ -400,6 +400,11 @@ class Publisher {
 struct Kill {
   int replica;
   absl::Time killed;
+  // When the killed heraldd had been reaped and its successor was about to
+  // be spawned: a request the receiver parsed before this moment was sent
+  // by the killed process (or earlier), even if the receiver only read it
+  // from its socket after `killed`.
+  absl::Time reaped;
   absl::Time restarted;
 };
 
@@ -535,6 +540,7 @@ int Main(int argc, char** argv) {
     }
     r.process->Kill();  // reaps
     r.process.reset();
+    kill.reaped = absl::Now();
     absl::StatusOr<std::unique_ptr<HeralddProcess>> again;
     for (int attempt = 0; attempt < 3; ++attempt) {
       again = HeralddProcess::Start(r.options);
@@ -620,14 +626,17 @@ int Main(int argc, char** argv) {
   }
   receiver->Stop();
 
-  // Duplicates: each must straddle a kill (the earlier copy arrived before
-  // the kill, at most a lease earlier: an attempt in flight at the kill;
-  // the later one after it).
+  // Duplicates: each must straddle a kill (the earlier copy arrived at most
+  // a lease before the kill and before the killed heraldd's successor was
+  // spawned: an attempt in flight at the kill, whose request the receiver
+  // may read from its socket a few milliseconds after the SIGKILL; the
+  // later copy after the kill).
   absl::Duration lease = absl::Seconds(60);  // heraldd's default
   if (!flags.delivery_lease.empty()) {
     (void)absl::ParseDuration(flags.delivery_lease, &lease);
   }
   int64_t duplicates = 0, unexplained = 0, deliveries = 0;
+  int64_t read_after_kill = 0;  // first copies parsed after the SIGKILL
   absl::Duration worst_gap = absl::ZeroDuration();
   for (auto& [key, times] : arrivals) {
     if (!acked.count(key.second)) unknown_markers.insert(key.second);
@@ -637,10 +646,11 @@ int Main(int argc, char** argv) {
       ++duplicates;
       bool explained = false;
       for (const Kill& k : kills) {
-        if (times[i - 1] <= k.killed && times[i] >= k.killed &&
+        if (times[i - 1] <= k.reaped && times[i] >= k.killed &&
             k.killed - times[i - 1] <= lease) {
           explained = true;
           worst_gap = std::max(worst_gap, k.killed - times[i - 1]);
+          if (times[i - 1] > k.killed) ++read_after_kill;
           break;
         }
       }
@@ -681,6 +691,7 @@ int Main(int argc, char** argv) {
           << ",\"acknowledged_lost\":" << missing
           << ",\"duplicates\":" << duplicates
           << ",\"duplicates_unexplained\":" << unexplained
+          << ",\"duplicates_first_read_after_kill\":" << read_after_kill
           << ",\"worst_duplicate_gap_ms\":" << absl::ToInt64Milliseconds(worst_gap)
           << ",\"delivery_lease_ms\":" << absl::ToInt64Milliseconds(lease)
           << ",\"drain_ms\":" << absl::ToInt64Milliseconds(drain_time)

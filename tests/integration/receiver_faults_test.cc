@@ -625,7 +625,8 @@ TEST_F(ReceiverFaultsTest, EveryFaultEndsRightIsCountedAndLeaksNothing) {
 
   // Nothing in flight, and the resources back at the baseline. Idle
   // keep-alive connections to the flapping endpoint may stay cached (one
-  // per concurrent event), hence the slack.
+  // per concurrent event, for up to 118 s), so connections are allowed
+  // that slack and the other descriptors are compared on their own.
   const Counters last = ReadCounters(metrics_);
   EXPECT_EQ(last.running, 0);
   EXPECT_EQ(last.in_flight, 0);
@@ -634,14 +635,18 @@ TEST_F(ReceiverFaultsTest, EveryFaultEndsRightIsCountedAndLeaksNothing) {
       [&] {
         end = Measure(server_->pid());
         // (DNS lookups run on short-lived resolver threads.)
-        return end.fds <= baseline.fds + kEventsPerFault &&
+        return end.fds - end.established <=
+                   baseline.fds - baseline.established + 2 &&
                end.established <= baseline.established + kEventsPerFault &&
                end.threads <= baseline.threads;
       },
       absl::Seconds(10));
   EXPECT_TRUE(settled) << "baseline " << Describe(baseline) << ", now "
                        << Describe(end);
-  EXPECT_LE(end.rss_kib, baseline.rss_kib * 5 / 4 + 16 * 1024)
+  // RSS: the store's page caches fill as the database grows with every
+  // round (SQLite writer 32 MiB, 4 readers 2 MiB each), which is not a
+  // leak; anything beyond them and 8 MiB of allocator slack is.
+  EXPECT_LE(end.rss_kib, baseline.rss_kib + (32 + 4 * 2 + 8) * 1024)
       << "baseline " << Describe(baseline) << ", now " << Describe(end);
   // The receivers see no connection left open by a failed exchange.
   EXPECT_TRUE(WaitFor([&] {
