@@ -32,21 +32,6 @@ namespace {
 
 constexpr int kMaxMessageBytes = 256 * 1024;
 
-v1::Event PushEvent() {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(1);
-  e.set_operator_("admin");
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name("library/busybox");
-  r->set_namespace_("library");
-  r->set_name("busybox");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  return e;
-}
-
 class BadInputTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -86,7 +71,7 @@ class BadInputTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << "heraldd stopped serving: " << s.error_message()
                         << "\n" << server_->Log();
     v1::PublishEventRequest p;
-    *p.mutable_event() = PushEvent();
+    *p.mutable_event() = PushArtifactEvent(1);
     v1::PublishEventResponse ack;
     grpc::Status published = v1::EventService::NewStub(server_->Channel())
                                   ->PublishEvent(AuthContext(admin_).get(), p, &ack);
@@ -170,7 +155,7 @@ TEST_F(BadInputTest, OversizedMessagesAreResourceExhausted) {
   for (int size : {kMaxMessageBytes + 1, 4 * kMaxMessageBytes, 16 << 20}) {
     ++tried_;
     v1::PublishEventRequest r;
-    *r.mutable_event() = PushEvent();
+    *r.mutable_event() = PushArtifactEvent(1);
     (*r.mutable_event()->mutable_custom_attributes())["big"] =
         std::string(size, 'x');
     v1::PublishEventResponse out;
@@ -184,7 +169,7 @@ TEST_F(BadInputTest, OversizedMessagesAreResourceExhausted) {
   // rules (a custom attribute value is at most 64 KiB).
   ++tried_;
   v1::PublishEventRequest r;
-  *r.mutable_event() = PushEvent();
+  *r.mutable_event() = PushArtifactEvent(1);
   (*r.mutable_event()->mutable_custom_attributes())["big"] =
       std::string(kMaxMessageBytes - 4096, 'x');
   v1::PublishEventResponse out;
@@ -199,7 +184,7 @@ TEST_F(BadInputTest, OversizedMessagesAreResourceExhausted) {
   context.AddMetadata("authorization", "Bearer " + admin_);
   auto stream = events_->PublishEvents(&context);
   v1::PublishEventsRequest big;
-  *big.mutable_event() = PushEvent();
+  *big.mutable_event() = PushArtifactEvent(1);
   (*big.mutable_event()->mutable_custom_attributes())["big"] =
       std::string(2 * kMaxMessageBytes, 'x');
   stream->Write(big);
@@ -214,7 +199,7 @@ TEST_F(BadInputTest, HugeRepeatedFieldsAndMapsGetBoundedErrors) {
   {
     ++tried_;
     v1::PublishEventRequest r;
-    *r.mutable_event() = PushEvent();
+    *r.mutable_event() = PushArtifactEvent(1);
     for (int i = 0; i < 50000; ++i) r.mutable_event()->add_resources();
     v1::PublishEventResponse out;
     grpc::Status s = events_->PublishEvent(AuthContext(admin_).get(), r, &out);
@@ -224,7 +209,7 @@ TEST_F(BadInputTest, HugeRepeatedFieldsAndMapsGetBoundedErrors) {
   {
     ++tried_;
     v1::PublishEventRequest r;
-    *r.mutable_event() = PushEvent();
+    *r.mutable_event() = PushArtifactEvent(1);
     auto& attrs = *r.mutable_event()->mutable_custom_attributes();
     for (int i = 0; i < 20000; ++i) attrs[absl::StrCat("k", i)] = "v";
     v1::PublishEventResponse out;
@@ -322,14 +307,14 @@ TEST_F(BadInputTest, InvalidUtf8InStringFieldsIsRefused) {
     ExpectMalformed(s, "policy name");
 
     v1::PublishEventRequest event;
-    *event.mutable_event() = PushEvent();
+    *event.mutable_event() = PushArtifactEvent(1);
     event.mutable_event()->set_operator_(marker);
     s = RawCall("/herald.v1.EventService/PublishEvent",
                 Patch(event, marker, replacement));
     ExpectMalformed(s, "event operator");
 
     v1::PublishEventRequest key;
-    *key.mutable_event() = PushEvent();
+    *key.mutable_event() = PushArtifactEvent(1);
     (*key.mutable_event()->mutable_custom_attributes())[marker] = "v";
     s = RawCall("/herald.v1.EventService/PublishEvent",
                 Patch(key, marker, replacement));

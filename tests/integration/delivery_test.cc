@@ -46,33 +46,6 @@ int64_t RssKiB(pid_t pid) {
   return -1;
 }
 
-template <typename F>
-bool WaitFor(F done, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-v1::Event PushEvent(int64_t project, const std::string& tag = "latest") {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  e.set_operator_("admin");
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name("library/busybox");
-  r->set_namespace_("library");
-  r->set_name("busybox");
-  r->set_repo_type("public");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag(tag);
-  return e;
-}
-
 v1::Target Http(const std::string& address) {
   v1::Target t;
   t.set_type(v1::TARGET_TYPE_HTTP);
@@ -147,7 +120,7 @@ class DeliveryTest : public ::testing::Test {
     std::thread writer([&] {
       for (int i = 0; i < n; ++i) {
         v1::PublishEventsRequest r;
-        *r.mutable_event() = PushEvent(project);
+        *r.mutable_event() = PushArtifactEvent(project);
         if (!stream->Write(r)) break;
       }
       stream->WritesDone();
@@ -245,7 +218,7 @@ TEST_F(DeliveryTest, DeliveryArrivesWithHarborsBytesAndHeaders) {
   target.set_auth_header(kAuth);
   target.set_signing_secret(kSecret);
   int64_t policy = CreatePolicy(1, "bytes", {target});
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   ASSERT_TRUE(receiver_->WaitForRequests(1, absl::Seconds(10)));
   v1::Execution listed = OnlyExecution(policy);
   v1::Task task = FinalTask(listed.id());
@@ -288,7 +261,7 @@ TEST_F(DeliveryTest, DeliveryArrivesWithHarborsBytesAndHeaders) {
 TEST_F(DeliveryTest, ServerErrorThenSuccessIsRetriedWithTheSameWebhookId) {
   receiver_->PushReplies("/flaky", {Reply::Status(500, "try later")});
   int64_t policy = CreatePolicy(1, "flaky", {Http(receiver_->url("/flaky"))});
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Execution e = OnlyExecution(policy);
   v1::Task task = FinalTask(e.id());
   EXPECT_EQ(task.status(), v1::TASK_STATUS_SUCCESS);
@@ -307,7 +280,7 @@ TEST_F(DeliveryTest, ServerErrorThenSuccessIsRetriedWithTheSameWebhookId) {
 TEST_F(DeliveryTest, AlwaysFailingEndsWithAFinalErrorAfterThreeAttempts) {
   receiver_->SetReply("/broken", Reply::Status(500));
   int64_t policy = CreatePolicy(1, "broken", {Http(receiver_->url("/broken"))});
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Execution e = OnlyExecution(policy);
   v1::Task task = FinalTask(e.id());
   EXPECT_EQ(task.status(), v1::TASK_STATUS_ERROR);
@@ -335,7 +308,7 @@ TEST_F(DeliveryTest, AlwaysFailingEndsWithAFinalErrorAfterThreeAttempts) {
 TEST_F(DeliveryTest, GoneStopsAtOnce) {
   receiver_->SetReply("/gone", Reply::Status(410));
   int64_t policy = CreatePolicy(1, "gone", {Http(receiver_->url("/gone"))}, 5);
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Task task = FinalTask(OnlyExecution(policy).id());
   EXPECT_EQ(task.status(), v1::TASK_STATUS_ERROR);
   EXPECT_EQ(task.run_count(), 1);
@@ -347,7 +320,7 @@ TEST_F(DeliveryTest, GoneStopsAtOnce) {
 TEST_F(DeliveryTest, RedirectIsNotFollowed) {
   receiver_->SetReply("/moved", Reply::Redirect(302, receiver_->url("/new")));
   int64_t policy = CreatePolicy(1, "moved", {Http(receiver_->url("/moved"))}, 1);
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Task task = FinalTask(OnlyExecution(policy).id());
   EXPECT_EQ(task.status(), v1::TASK_STATUS_ERROR);
   EXPECT_EQ(task.last_response_code(), 302);
@@ -364,7 +337,7 @@ TEST_F(DeliveryTest, HangingReceiverTimesOutAfterThePolicyTimeout) {
   int64_t policy = CreatePolicy(1, "slow", {Http(receiver_->url("/slow"))}, 1,
                                 absl::Seconds(1));
   const absl::Time start = absl::Now();
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Task task = FinalTask(OnlyExecution(policy).id());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
   EXPECT_EQ(task.status(), v1::TASK_STATUS_ERROR);
@@ -378,7 +351,7 @@ TEST_F(DeliveryTest, TooManyRequestsRetryAfterIsHonoured) {
   receiver_->PushReplies("/limited", {Reply::TooManyRequests("1")});
   int64_t policy =
       CreatePolicy(1, "limited", {Http(receiver_->url("/limited"))});
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Task task = FinalTask(OnlyExecution(policy).id());
   EXPECT_EQ(task.status(), v1::TASK_STATUS_SUCCESS);
   std::vector<ReceivedRequest> got = RequestsTo("/limited");
@@ -396,8 +369,8 @@ TEST_F(DeliveryTest, SelfSignedHttpsFailsUnlessSkipCertVerify) {
   v1::Target skipping = Http((*tls)->url("/skipped"));
   skipping.set_skip_cert_verify(true);
   int64_t lax = CreatePolicy(2, "lax-tls", {skipping}, 1);
-  Publish(PushEvent(1));
-  Publish(PushEvent(2));
+  Publish(PushArtifactEvent(1));
+  Publish(PushArtifactEvent(2));
   v1::Task failed = FinalTask(OnlyExecution(strict).id());
   EXPECT_EQ(failed.status(), v1::TASK_STATUS_ERROR);
   std::string log = Log(failed.id());
@@ -413,7 +386,7 @@ TEST_F(DeliveryTest, SelfSignedHttpsFailsUnlessSkipCertVerify) {
 TEST_F(DeliveryTest, RedeliveryStartsANewCycleWithTheSameWebhookId) {
   receiver_->PushReplies("/again", {Reply::Status(410)});
   int64_t policy = CreatePolicy(1, "again", {Http(receiver_->url("/again"))});
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   v1::Execution e = OnlyExecution(policy);
   v1::Task failed = FinalTask(e.id());
   ASSERT_EQ(failed.status(), v1::TASK_STATUS_ERROR);
@@ -459,7 +432,7 @@ TEST_F(DeliveryTest, RedeliveringAnUnfinishedTaskIsAFailedPrecondition) {
   receiver_->SetReply("/hang", Reply::Hang());
   int64_t policy = CreatePolicy(1, "hang", {Http(receiver_->url("/hang"))}, 1,
                                 absl::Seconds(5));
-  Publish(PushEvent(1));
+  Publish(PushArtifactEvent(1));
   ASSERT_TRUE(receiver_->WaitForRequests(1, absl::Seconds(10)));
   v1::Task running = TaskOf(OnlyExecution(policy).id());
   EXPECT_EQ(running.status(), v1::TASK_STATUS_RUNNING);
@@ -482,7 +455,7 @@ TEST_F(DeliveryTest, RecoverFailedRedeliversEveryFailureInTheWindow) {
   int64_t policy = CreatePolicy(1, "down", {Http(receiver_->url("/down"))});
   const absl::Time before = absl::Now() - absl::Seconds(1);
   constexpr int kEvents = 7;
-  for (int i = 0; i < kEvents; ++i) Publish(PushEvent(1));
+  for (int i = 0; i < kEvents; ++i) Publish(PushArtifactEvent(1));
   for (const v1::Execution& e : Executions(policy)) FinalTask(e.id());
 
   auto recover = [&](bool dry_run) {
@@ -576,7 +549,7 @@ TEST_F(DeliveryTest, DeadEndpointBacklogDoesNotDelayAHealthyEndpoint) {
 
   const absl::Time start = absl::Now();
   constexpr int kHealthy = 20;
-  for (int i = 0; i < kHealthy; ++i) Publish(PushEvent(2));
+  for (int i = 0; i < kHealthy; ++i) Publish(PushArtifactEvent(2));
   ASSERT_TRUE(WaitFor([&] { return RequestsTo("/healthy").size() >= kHealthy; },
                       absl::Seconds(5)))
       << RequestsTo("/healthy").size() << " of " << kHealthy << " arrived";

@@ -34,24 +34,6 @@ std::string VectorPath(const std::string& name) {
   return std::string(HERALD_SOURCE_DIR) + "/tests/vectors/cases/" + name;
 }
 
-v1::Event PushEvent(int64_t project, const std::string& repo = "library/busybox",
-                    const std::string& tag = "latest") {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  e.set_operator_("admin");
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name(repo);
-  r->set_namespace_(repo.substr(0, repo.find('/')));
-  r->set_name(repo.substr(repo.find('/') + 1));
-  r->set_repo_type("public");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  if (!tag.empty()) res->set_tag(tag);
-  return e;
-}
-
 class EventServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(); }
@@ -152,7 +134,7 @@ TEST_F(EventServiceTest, PublishCreatesOneExecutionPerPolicyTarget) {
   CreatePolicy(2, "other-project", {Http("http://127.0.0.1:9/d")});
 
   v1::EventAck ack;
-  ASSERT_TRUE(Publish(PushEvent(1), &ack).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1), &ack).ok());
   EXPECT_GT(ack.event_id(), 0);
   EXPECT_EQ(ack.deliveries_created(), 3);
   EXPECT_FALSE(ack.duplicate());
@@ -214,8 +196,8 @@ TEST_F(EventServiceTest, DefaultPayloadIsHarborsBytes) {
 TEST_F(EventServiceTest, RequestIdMakesPublishIdempotent) {
   int64_t policy = CreatePolicy(1, "idem", {Http("http://127.0.0.1:9/i")});
   v1::EventAck first, second;
-  ASSERT_TRUE(Publish(PushEvent(1), &first, "build-42").ok());
-  ASSERT_TRUE(Publish(PushEvent(1), &second, "build-42").ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1), &first, "build-42").ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1), &second, "build-42").ok());
   EXPECT_TRUE(second.duplicate());
   EXPECT_EQ(second.event_id(), first.event_id());
   EXPECT_EQ(second.deliveries_created(), 1);
@@ -230,10 +212,10 @@ TEST_F(EventServiceTest, FiltersAndSystemWidePolicies) {
                                   {"PUSH_ARTIFACT"}, library_v);
   int64_t global = CreatePolicy(0, "global", {Http("http://127.0.0.1:9/s")});
 
-  ASSERT_TRUE(Publish(PushEvent(1, "library/busybox", "v1.2")).ok());
-  ASSERT_TRUE(Publish(PushEvent(1, "library/busybox", "latest")).ok());
-  ASSERT_TRUE(Publish(PushEvent(1, "team/app", "v1")).ok());
-  ASSERT_TRUE(Publish(PushEvent(5, "library/x", "v2")).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1, "library/busybox", "v1.2")).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1, "library/busybox", "latest")).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1, "team/app", "v1")).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(5, "library/x", "v2")).ok());
   EXPECT_EQ(Executions(filtered).size(), 1u);
   EXPECT_EQ(Executions(global).size(), 4u);  // every project
 }
@@ -246,7 +228,7 @@ TEST_F(EventServiceTest, NotificationSwitchOffDropsEvents) {
   v1::UpdateSettingsResponse updated;
   ASSERT_TRUE(admin->UpdateSettings(AuthContext(admin_).get(), off, &updated).ok());
   v1::EventAck ack;
-  ASSERT_TRUE(Publish(PushEvent(1), &ack).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1), &ack).ok());
   EXPECT_TRUE(ack.dropped());
   EXPECT_EQ(ack.deliveries_created(), 0);
   EXPECT_TRUE(Executions(policy).empty());
@@ -276,7 +258,7 @@ TEST_F(EventServiceTest, InvalidEventsAreRefusedNamingTheField) {
                     },
                     "event"});
   for (const Case& c : cases) {
-    v1::Event e = PushEvent(1);
+    v1::Event e = PushArtifactEvent(1);
     c.mutate(&e);
     grpc::Status s = Publish(e);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
@@ -299,7 +281,7 @@ TEST_F(EventServiceTest, StreamAcksTenThousandEventsInOrder) {
   std::thread writer([&] {
     for (int i = 1; i <= kEvents; ++i) {
       v1::PublishEventsRequest r;
-      *r.mutable_event() = PushEvent(1);
+      *r.mutable_event() = PushArtifactEvent(1);
       if (i == kBad) r.mutable_event()->clear_repository();
       r.set_request_id("stream-" + std::to_string(i));
       if (!stream->Write(r)) break;
@@ -355,7 +337,7 @@ TEST_F(EventServiceTest, FastProducerThatNeverReadsKeepsServerMemoryBounded) {
   std::atomic<int> written{0};
   std::thread writer([&] {
     v1::PublishEventsRequest r;
-    *r.mutable_event() = PushEvent(1);
+    *r.mutable_event() = PushArtifactEvent(1);
     // A large custom attribute makes unbounded buffering easy to see.
     (*r.mutable_event()->mutable_custom_attributes())["pad"] = std::string(4000, 'x');
     for (int i = 0; i < kEvents && stream->Write(r); ++i) ++written;
@@ -389,7 +371,7 @@ TEST_F(EventServiceTest, AcknowledgedEventsSurviveKillNine) {
   std::thread writer([&] {
     for (int i = 0; i < 100000; ++i) {
       v1::PublishEventsRequest r;
-      *r.mutable_event() = PushEvent(1);
+      *r.mutable_event() = PushArtifactEvent(1);
       if (!stream->Write(r)) break;
     }
   });
@@ -417,7 +399,7 @@ TEST_F(EventServiceTest, AcknowledgedEventsSurviveKillNine) {
 TEST_F(EventServiceTest, DeletingPolicyDeletesItsExecutions) {
   int64_t policy = CreatePolicy(1, "doomed", {Http("http://127.0.0.1:9/z")});
   v1::EventAck ack;
-  ASSERT_TRUE(Publish(PushEvent(1), &ack).ok());
+  ASSERT_TRUE(Publish(PushArtifactEvent(1), &ack).ok());
   int64_t execution = Executions(policy).at(0).id();
   v1::DeletePolicyRequest del;
   del.set_id(policy);
@@ -433,8 +415,8 @@ TEST_F(EventServiceTest, DeletingPolicyDeletesItsExecutions) {
 TEST_F(EventServiceTest, ListExecutionsFiltersAndPaginates) {
   int64_t policy = CreatePolicy(1, "pages", {Http("http://127.0.0.1:9/p")},
                                 {"PUSH_ARTIFACT", "DELETE_ARTIFACT"});
-  for (int i = 0; i < 12; ++i) ASSERT_TRUE(Publish(PushEvent(1)).ok());
-  v1::Event del = PushEvent(1);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(Publish(PushArtifactEvent(1)).ok());
+  v1::Event del = PushArtifactEvent(1);
   del.set_event_type("DELETE_ARTIFACT");
   ASSERT_TRUE(Publish(del).ok());
   EXPECT_EQ(Executions(policy).size(), 13u);

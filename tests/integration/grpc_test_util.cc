@@ -65,4 +65,22 @@ std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
   return response.secret();
 }
 
+v1::Event PushArtifactEvent(int64_t project, const std::string& repo,
+                            const std::string& tag) {
+  v1::Event e;
+  e.set_event_type("PUSH_ARTIFACT");
+  e.set_project_id(project);
+  e.set_operator_("admin");
+  auto* r = e.mutable_repository();
+  r->set_repo_full_name(repo);
+  r->set_namespace_(repo.substr(0, repo.find('/')));
+  r->set_name(repo.substr(repo.find('/') + 1));
+  r->set_repo_type("public");
+  auto* res = e.add_resources();
+  res->set_digest(
+      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
+  if (!tag.empty()) res->set_tag(tag);
+  return e;
+}
+
 }  // namespace herald::testing

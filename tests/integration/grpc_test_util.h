@@ -1,5 +1,5 @@
 // Helpers for calling a real heraldd from tests: authenticated contexts,
-// error-detail decoding, token creation.
+// error-detail decoding, token creation, a standard event, polling.
 #ifndef HERALD_TESTS_INTEGRATION_GRPC_TEST_UTIL_H_
 #define HERALD_TESTS_INTEGRATION_GRPC_TEST_UTIL_H_
 
@@ -11,7 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "herald/v1/admin_service.grpc.pb.h"
+#include "herald/v1/event.pb.h"
 
 namespace herald::testing {
 
@@ -37,6 +40,24 @@ std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
                         const std::string& admin_token,
                         const std::string& name, v1::Role role,
                         std::vector<int64_t> project_ids = {});
+
+// A PUSH_ARTIFACT event of `repo` ("namespace/name", public) in `project`
+// by "admin", with one resource: a fixed digest and `tag` (none if empty).
+v1::Event PushArtifactEvent(int64_t project,
+                            const std::string& repo = "library/busybox",
+                            const std::string& tag = "latest");
+
+// Calls `done` every 10 ms until it returns true or `timeout` has passed;
+// returns its last answer.
+template <typename F>
+bool WaitFor(F done, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return done();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
 
 }  // namespace herald::testing
 

@@ -38,22 +38,6 @@ v1::Policy PolicyIn(int64_t project, const std::string& name) {
   return p;
 }
 
-v1::Event PushEvent(int64_t project) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  e.set_operator_("admin");
-  auto* repo = e.mutable_repository();
-  repo->set_namespace_("library");
-  repo->set_name("busybox");
-  repo->set_repo_full_name("library/busybox");
-  repo->set_repo_type("public");
-  auto* r = e.add_resources();
-  r->set_digest("sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  r->set_tag("latest");
-  return e;
-}
-
 class PermissionMatrixTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -192,7 +176,7 @@ TEST_F(PermissionMatrixTest, EventService) {
   auto stub = v1::EventService::NewStub(server_->Channel());
   Check("PublishEvent(A)", [&](const std::string& token) {
     v1::PublishEventRequest r;
-    *r.mutable_event() = PushEvent(kProjectA);
+    *r.mutable_event() = PushArtifactEvent(kProjectA);
     v1::PublishEventResponse out;
     return stub->PublishEvent(AuthContext(token).get(), r, &out);
   }, Only({kSysAdmin, kPublisherA}));
@@ -200,7 +184,7 @@ TEST_F(PermissionMatrixTest, EventService) {
     auto context = AuthContext(token);
     auto stream = stub->PublishEvents(context.get());
     v1::PublishEventsRequest r;
-    *r.mutable_event() = PushEvent(kProjectA);
+    *r.mutable_event() = PushArtifactEvent(kProjectA);
     stream->Write(r);
     stream->WritesDone();
     v1::PublishEventsResponse ack;
@@ -224,7 +208,7 @@ TEST_F(PermissionMatrixTest, DeliveryService) {
   // runs with a tiny backoff) and becomes final.
   auto events = v1::EventService::NewStub(server_->Channel());
   v1::PublishEventRequest publish;
-  *publish.mutable_event() = PushEvent(kProjectA);
+  *publish.mutable_event() = PushArtifactEvent(kProjectA);
   v1::PublishEventResponse published;
   ASSERT_TRUE(events->PublishEvent(AuthContext(admin).get(), publish, &published).ok());
   v1::ListExecutionsRequest list;

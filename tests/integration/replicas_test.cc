@@ -39,31 +39,6 @@ constexpr char kAdmin[] = "replicas-test-admin-token-0123456789abcdef";
 // The secret key every replica shares (base64 of 32 bytes).
 constexpr char kSecretKey[] = "cmVwbGljYXMtdGVzdC1zZWNyZXQta2V5LTAxMjM0NTY=";
 
-template <typename F>
-bool WaitFor(F done, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
-
-v1::Event PushEvent(int64_t project, int n) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  e.set_operator_("ci");
-  auto* r = e.mutable_repository();
-  r->set_namespace_("library");
-  r->set_name("busybox");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag(absl::StrCat("v", n));
-  return e;
-}
-
 // A key identifying one update: (task, status, run_count).
 std::string Key(const v1::TaskUpdate& u) {
   return absl::StrCat(u.task().id(), "/", u.task().status(), "/",
@@ -173,7 +148,8 @@ class ReplicasTest : public ::testing::Test {
     auto stub = v1::EventService::NewStub(replica.Channel());
     for (int i = 0; i < count && !(stop != nullptr && stop->load()); ++i) {
       v1::PublishEventRequest r;
-      *r.mutable_event() = PushEvent(1, i);
+      *r.mutable_event() =
+          PushArtifactEvent(1, "library/busybox", absl::StrCat("v", i));
       v1::PublishEventResponse ack;
       auto context = AuthContext(kAdmin);
       context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
@@ -616,7 +592,8 @@ TEST_F(ReplicasTest, DISABLED_Throughput) {
         std::thread writer([&] {
           for (int i = 0; i < n; ++i) {
             v1::PublishEventsRequest r;
-            *r.mutable_event() = PushEvent(1, i);
+      *r.mutable_event() =
+          PushArtifactEvent(1, "library/busybox", absl::StrCat("v", i));
             if (!stream->Write(r)) break;
           }
           stream->WritesDone();

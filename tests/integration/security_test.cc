@@ -43,33 +43,6 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-template <typename F>
-bool WaitFor(F done, absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return done();
-}
-
-v1::Event PushEvent(int64_t project) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  e.set_operator_("admin");
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name("library/busybox");
-  r->set_namespace_("library");
-  r->set_name("busybox");
-  r->set_repo_type("public");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag("latest");
-  return e;
-}
-
 class SecurityTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> extra = {},
@@ -113,7 +86,7 @@ class SecurityTest : public ::testing::Test {
 
   grpc::Status Publish(const std::string& token, v1::EventAck* ack = nullptr) {
     v1::PublishEventRequest r;
-    *r.mutable_event() = PushEvent(1);
+    *r.mutable_event() = PushArtifactEvent(1);
     v1::PublishEventResponse out;
     grpc::Status s = events_->PublishEvent(AuthContext(token).get(), r, &out);
     if (ack != nullptr) *ack = out.ack();
@@ -301,7 +274,7 @@ TEST_F(SecurityTest, PublishesOverTheTokenRateLimitAreRefused) {
     auto stream = events_->PublishEvents(&context);
     for (int i = 0; i < 3; ++i) {
       v1::PublishEventsRequest r;
-      *r.mutable_event() = PushEvent(1);
+      *r.mutable_event() = PushArtifactEvent(1);
       ASSERT_TRUE(stream->Write(r));
     }
     stream->WritesDone();

@@ -22,20 +22,6 @@ namespace {
 using receivers::Reply;
 using receivers::TestReceiver;
 
-v1::Event PushEvent(int64_t project) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(project);
-  auto* r = e.mutable_repository();
-  r->set_namespace_("library");
-  r->set_name("busybox");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag("latest");
-  return e;
-}
-
 // A key identifying one update: (task, status, run_count).
 std::string Key(const v1::TaskUpdate& u) {
   return std::to_string(u.task().id()) + "/" +
@@ -79,7 +65,7 @@ class WatchTest : public ::testing::Test {
     auto stub = v1::EventService::NewStub(channel_);
     for (int i = 0; i < count; ++i) {
       v1::PublishEventRequest r;
-      *r.mutable_event() = PushEvent(project);
+      *r.mutable_event() = PushArtifactEvent(project);
       v1::PublishEventResponse out;
       ASSERT_TRUE(stub->PublishEvent(AuthContext(admin_).get(), r, &out).ok());
     }
