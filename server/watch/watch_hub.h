@@ -4,9 +4,10 @@
 // One fetcher thread copies new task updates from the store into a ring of
 // the most recent ones whenever Notify() says something was committed (and
 // every poll_interval anyway, so changes committed by other replicas arrive
-// too); while nobody watches it only follows the latest seq (idle_after). Streams read from the ring; a stream that fell behind the ring
-// reads from the store instead, so a slow consumer never costs memory and
-// never misses an update. Streams wait for new updates with WhenAfter().
+// too); while nobody watches it only follows the latest seq (idle_after).
+// Streams read from the ring; a stream that fell behind the ring reads from
+// the store instead, so a slow consumer never costs memory and never misses
+// an update. Streams wait for new updates with WhenAfter().
 #ifndef HERALD_SERVER_WATCH_WATCH_HUB_H_
 #define HERALD_SERVER_WATCH_WATCH_HUB_H_
 
