@@ -20,11 +20,10 @@ constexpr size_t kMaxRequestIdBytes = 128;
 // Defaults, validation and normalisation shared by create and update.
 absl::Status PreparePolicy(core::Policy& policy,
                            std::vector<core::FieldViolation> violations,
-                           const common::AddressRules* address_rules) {
+                           const common::AddressRules& address_rules) {
   core::ApplyPolicyDefaults(policy);
-  std::vector<core::FieldViolation> more = core::ValidatePolicy(
-      policy, core::KnownEventTypes(),
-      address_rules != nullptr ? *address_rules : common::AddressRules{});
+  std::vector<core::FieldViolation> more =
+      core::ValidatePolicy(policy, core::KnownEventTypes(), address_rules);
   violations.insert(violations.end(), more.begin(), more.end());
   if (!violations.empty()) return core::InvalidFieldsError(violations);
   for (size_t i = 0; i < policy.targets.size(); ++i) {

@@ -39,8 +39,8 @@ struct ServiceContext {
   watch::WatchHub* watch_hub = nullptr;
   // Per-token publish rate limit; nullptr = no limit.
   core::RateLimiter* publish_limiter = nullptr;
-  // SSRF rules for literal target addresses; nullptr = the defaults.
-  const common::AddressRules* address_rules = nullptr;
+  // SSRF rules for target addresses (policy validation, connect guard).
+  common::AddressRules address_rules;
   std::string version;
   std::string store_kind;
   std::string registry_endpoint;

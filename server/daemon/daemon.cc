@@ -211,13 +211,12 @@ class DaemonImpl final : public Daemon {
     services_.calls = &calls_;
     services_.watch_hub = watch_hub_.get();
     services_.clock = core::RealClock::Default();
-    address_rules_.allow_loopback = config_.allow_loopback_targets;
-    address_rules_.strict_private = config_.strict_private_targets;
+    services_.address_rules.allow_loopback = config_.allow_loopback_targets;
+    services_.address_rules.strict_private = config_.strict_private_targets;
     // Validated when the configuration was loaded.
     HERALD_ASSIGN_OR_RETURN(
-        address_rules_.allowed,
+        services_.address_rules.allowed,
         common::ParseIpNetworkList(config_.allowed_target_cidrs));
-    services_.address_rules = &address_rules_;
     if (config_.publish_rate_limit > 0) {
       publish_limiter_ = std::make_unique<core::RateLimiter>(
           config_.publish_rate_limit,
@@ -354,7 +353,8 @@ class DaemonImpl final : public Daemon {
     delivery::CurlSender::Options sender_options;
     sender_options.max_connections =
         std::max(512, 2 * config_.delivery_max_in_flight);
-    sender_options.connect_guard = delivery::MakeConnectGuard(address_rules_);
+    sender_options.connect_guard =
+        delivery::MakeConnectGuard(services_.address_rules);
     HERALD_ASSIGN_OR_RETURN(sender_,
                             delivery::CurlSender::Create(sender_options));
     delivery::DispatcherOptions options;
@@ -438,7 +438,6 @@ class DaemonImpl final : public Daemon {
   std::unique_ptr<api::Executor> executor_;
   api::CallTracker calls_;
   std::unique_ptr<core::RateLimiter> publish_limiter_;
-  common::AddressRules address_rules_;
   api::ServiceContext services_;
   ingest::IngestMetrics ingest_metrics_;
   std::unique_ptr<ingest::MatchCache> match_cache_;
