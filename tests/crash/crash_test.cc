@@ -143,19 +143,10 @@ int64_t MarkerOf(const std::string& body) {
 }
 
 v1::Event MakeEvent(int64_t n) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(1);
+  v1::Event e = testing::PushArtifactEvent(1, "library/crash",
+                                           absl::StrCat("t", n));
   e.set_operator_(Marker(n));
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name("library/crash");
-  r->set_namespace_("library");
-  r->set_name("crash");
-  r->set_repo_type("private");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag(absl::StrCat("t", n));
+  e.mutable_repository()->set_repo_type("private");
   return e;
 }
 

@@ -110,22 +110,6 @@ Sample Measure(pid_t pid, const std::string& data_dir) {
   return s;
 }
 
-v1::Event MakeEvent(int64_t n) {
-  v1::Event e;
-  e.set_event_type("PUSH_ARTIFACT");
-  e.set_project_id(1);
-  e.set_operator_("soak");
-  auto* r = e.mutable_repository();
-  r->set_repo_full_name("library/soak");
-  r->set_namespace_("library");
-  r->set_name("soak");
-  auto* res = e.add_resources();
-  res->set_digest(
-      "sha256:dde8e930c7b6a490f728e66292bc9bce42efc9bbb5278bae40e4f30f6e00fe8c");
-  res->set_tag(absl::StrCat("t", n));
-  return e;
-}
-
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
@@ -247,7 +231,8 @@ int Main(int argc, char** argv) {
         }
         next = std::max(next + interval, now - absl::Milliseconds(100));
         v1::PublishEventsRequest request;
-        *request.mutable_event() = MakeEvent(++n);
+        *request.mutable_event() = testing::PushArtifactEvent(
+            1, "library/soak", absl::StrCat("t", ++n));
         if (!stream->Write(request)) break;
       }
       stream->WritesDone();
