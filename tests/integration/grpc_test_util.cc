@@ -65,6 +65,19 @@ std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
   return response.secret();
 }
 
+absl::StatusOr<std::string> TaskLog(v1::DeliveryService::Stub& deliveries,
+                                    const std::string& token, int64_t task_id) {
+  v1::GetTaskLogRequest r;
+  r.set_task_id(task_id);
+  v1::GetTaskLogResponse out;
+  grpc::Status s = deliveries.GetTaskLog(AuthContext(token).get(), r, &out);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        "GetTaskLog: " + s.error_message());
+  }
+  return out.log();
+}
+
 v1::Event PushArtifactEvent(int64_t project, const std::string& repo,
                             const std::string& tag) {
   v1::Event e;

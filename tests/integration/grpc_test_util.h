@@ -11,9 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "herald/v1/admin_service.grpc.pb.h"
+#include "herald/v1/delivery_service.grpc.pb.h"
 #include "herald/v1/event.pb.h"
 
 namespace herald::testing {
@@ -46,6 +48,10 @@ std::string CreateToken(const std::shared_ptr<grpc::Channel>& channel,
 v1::Event PushArtifactEvent(int64_t project,
                             const std::string& repo = "library/busybox",
                             const std::string& tag = "latest");
+
+// The task log of `task_id` read with `token`, or the call's error.
+absl::StatusOr<std::string> TaskLog(v1::DeliveryService::Stub& deliveries,
+                                    const std::string& token, int64_t task_id);
 
 // Calls `done` every 10 ms until it returns true or `timeout` has passed;
 // returns its last answer.

@@ -458,12 +458,9 @@ class ReceiverFaultsTest : public ::testing::Test {
   }
 
   std::string Log(int64_t task_id) {
-    v1::GetTaskLogRequest r;
-    r.set_task_id(task_id);
-    v1::GetTaskLogResponse out;
-    grpc::Status s = deliveries_->GetTaskLog(AuthContext(admin_).get(), r, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out.log();
+    absl::StatusOr<std::string> log = TaskLog(*deliveries_, admin_, task_id);
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.value_or("");
   }
 
   std::unique_ptr<TestReceiver> plain_, tls_;

@@ -447,12 +447,11 @@ TEST_F(SecurityTest, NameResolvingToAForbiddenAddressFailsTheDelivery) {
   EXPECT_EQ(task.status(), v1::TASK_STATUS_ERROR);
   EXPECT_TRUE(absl::StrContains(task.status_message(), "forbidden by SSRF policy"))
       << task.DebugString();
-  v1::GetTaskLogRequest r;
-  r.set_task_id(task.id());
-  v1::GetTaskLogResponse log;
-  ASSERT_TRUE(deliveries_->GetTaskLog(AuthContext(admin_).get(), r, &log).ok());
-  EXPECT_TRUE(absl::StrContains(log.log(), "forbidden by SSRF policy")) << log.log();
-  EXPECT_TRUE(absl::StrContains(log.log(), "no more attempts")) << log.log();
+  absl::StatusOr<std::string> read = TaskLog(*deliveries_, admin_, task.id());
+  ASSERT_TRUE(read.ok()) << read.status();
+  const std::string& log = *read;
+  EXPECT_TRUE(absl::StrContains(log, "forbidden by SSRF policy")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "no more attempts")) << log;
   EXPECT_EQ(receiver->request_count(), 0);
 }
 
